@@ -1,0 +1,57 @@
+"""visitor-analytics: a self-hosted visitor counter for web portals."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import errors, logs
+from .caches import TtlCache
+from .counter_cache import CounterCache
+from .recorder import DirectRecorder
+from .settings import Settings
+from .store import CounterStore, Limits
+
+
+def utc_now() -> datetime:
+    """The service's clock: it, not Redis's, decides which day a hit belongs to."""
+    return datetime.now(timezone.utc)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the WSGI app from the environment, with ``config`` overriding it."""
+    app = Flask(__name__)
+    env = Settings.from_env()
+    settings = Settings.from_mapping({**env.as_dict(), **(config or {})})
+    app.config.from_mapping(settings.as_dict())
+    app.config.update({k: v for k, v in (config or {}).items() if k not in settings.as_dict()})
+    app.config.setdefault("CLOCK", utc_now)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.json.sort_keys = False
+
+    logs.configure(settings.LOG_LEVEL)
+    store = CounterStore.from_url(settings.REDIS_URL, Limits(
+        online_window_seconds=settings.ONLINE_WINDOW_SECONDS,
+        visit_timeout_seconds=settings.VISIT_TIMEOUT_SECONDS,
+        visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
+    ), timeout_seconds=settings.REDIS_TIMEOUT_SECONDS)
+    app.extensions["settings"] = settings
+    app.extensions["store"] = store
+    app.extensions["recorder"] = app.config.get("RECORDER") or DirectRecorder(store)
+    app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
+    app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
+                                                   settings.week_start_index)
+
+    if settings.TRUSTED_PROXIES:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)
+
+    from . import embeds
+    from .routes import admin, counters, ingest, ops
+
+    for blueprint in (ingest.bp, counters.bp, admin.bp, ops.bp, embeds.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+    logs.register(app)
+    return app

@@ -1,0 +1,80 @@
+"""Parse an incoming page hit (JSON body or pixel query) into a validated Beacon."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from urllib.parse import urlsplit
+
+from flask import Request
+
+from .errors import BadRequest, UnsupportedMediaType
+from .sites import normalize_host, valid_site_id
+
+MAX_BODY_BYTES = 4096
+MAX_URL_CHARS = 2048
+KINDS = ("pageview", "ping")
+JSON_TYPES = ("", "text/plain", "application/json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Beacon:
+    """What a page told us: which site, which page, and whether it is a view or a ping."""
+
+    site: str
+    url: str
+    host: str
+    kind: str = "pageview"
+    referrer: str | None = None
+
+    @classmethod
+    def from_post(cls, request: Request) -> Beacon:
+        """Read a ``POST /api/v1/hit`` body (JSON sent as text/plain or application/json)."""
+        if request.mimetype not in JSON_TYPES:
+            raise UnsupportedMediaType("send the hit as JSON with Content-Type text/plain or application/json")
+        request.max_content_length = MAX_BODY_BYTES  # werkzeug also enforces it on chunked bodies
+        raw = request.get_data(cache=False)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("body is not valid UTF-8 JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        return cls.from_fields(body.get("site"), body.get("url"), body.get("referrer"), body.get("type"))
+
+    @classmethod
+    def from_query(cls, args) -> Beacon:
+        """Read a ``GET /api/v1/hit.gif`` query string."""
+        return cls.from_fields(args.get("site"), args.get("url"), args.get("ref"), args.get("type"))
+
+    @classmethod
+    def from_fields(cls, site, url, referrer, kind) -> Beacon:
+        if not valid_site_id(site):
+            raise BadRequest("site must match [a-z0-9][a-z0-9-]{0,62}")
+        host = page_host(url)
+        if referrer is not None and (not isinstance(referrer, str) or len(referrer) > MAX_URL_CHARS):
+            raise BadRequest(f"referrer must be a string of at most {MAX_URL_CHARS} characters")
+        kind = "pageview" if kind is None else kind
+        if kind not in KINDS:
+            raise BadRequest("type must be 'pageview' or 'ping'")
+        return cls(site=site, url=url, host=host, kind=kind, referrer=referrer or None)
+
+
+def page_host(url: object) -> str:
+    """The normalized host of an absolute http(s) page URL, or BadRequest."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
+        raise BadRequest(f"url must be an absolute http(s) URL of at most {MAX_URL_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise BadRequest("url contains control characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise BadRequest("url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise BadRequest("url must be an absolute http(s) URL")
+    host = normalize_host(hostname)
+    if host is None:
+        raise BadRequest("url has an invalid host name")
+    return host

@@ -1,0 +1,49 @@
+"""Accessors for the per-app objects the factory builds, for use inside requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from .caches import MISSING
+from .errors import UnknownSite
+from .sites import Site
+
+
+def settings():
+    return current_app.extensions["settings"]
+
+
+def store():
+    return current_app.extensions["store"]
+
+
+def recorder():
+    return current_app.extensions["recorder"]
+
+
+def counter_cache():
+    return current_app.extensions["counter_cache"]
+
+
+def clock() -> datetime:
+    return current_app.config["CLOCK"]()
+
+
+def lookup_site(site_id: str) -> Site:
+    """The registered site, through the short site cache, or UnknownSite (404)."""
+    cache = current_app.extensions["site_cache"]
+    site = cache.get(site_id, MISSING)
+    if site is MISSING:
+        site = store().get_site(site_id)
+        cache.put(site_id, site)
+    if site is None:
+        raise UnknownSite(f"no site {site_id!r} is registered here")
+    return site
+
+
+def forget_site(site_id: str) -> None:
+    """Drop a site from this process's caches after an admin change, so it shows at once here."""
+    current_app.extensions["site_cache"].pop(site_id)
+    counter_cache().forget(site_id)

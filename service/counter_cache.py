@@ -1,0 +1,51 @@
+"""Counters answers served from a short cache, and the last known numbers when Redis is away."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from .caches import TtlCache
+from .errors import StorageUnavailable
+from .sites import Site
+from .store import CounterStore
+
+
+class CounterCache:
+    """Read a site's counters at most once per cache lifetime per process."""
+
+    def __init__(self, store: CounterStore, ttl_seconds: float, week_start: int):
+        self.store = store
+        self.week_start = week_start
+        self.fresh: TtlCache[dict] = TtlCache(ttl_seconds)
+        self.last_known: dict[str, dict] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def forget(self, site_id: str) -> None:
+        """Drop a site's cached numbers (after a baseline or settings change)."""
+        self.fresh.pop(site_id)
+
+    def read(self, site: Site, now: datetime) -> tuple[dict, bool]:
+        """The site's numbers and whether they are stale (Redis unreachable)."""
+        key = site.id
+        numbers = self.fresh.get(key)
+        if numbers is not None:
+            return numbers, False
+        # One reader per site refreshes; concurrent pollers in this process wait for it.
+        with self._guard:
+            lock = self._loading.setdefault(site.id, threading.Lock())
+        with lock:
+            numbers = self.fresh.get(key)
+            if numbers is not None:
+                return numbers, False
+            try:
+                numbers = self.store.read_counters(site, now, self.week_start)
+                numbers["as_of"] = now.astimezone(site.tz).isoformat(timespec="seconds")
+            except StorageUnavailable:
+                if site.id in self.last_known:
+                    return self.last_known[site.id], True
+                raise
+            self.fresh.put(key, numbers)
+            self.last_known[site.id] = numbers
+            return numbers, False

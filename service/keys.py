@@ -1,0 +1,138 @@
+"""Every Redis key name and expiry deadline, built in this one place.
+
+Key layout (every key of a site carries the hash tag ``{site}``, so one site's
+keys share a Redis Cluster slot and one Lua script may touch them all):
+
+====================================  ======  ==========================================
+key                                   type    content / lifetime
+====================================  ======  ==========================================
+``va:sites``                          set     ids of registered sites (for listing); forever
+``va:salt:<YYYY-MM-DD>``              string  random visitor-hash salt of a local day;
+                                              expires 2 days after that day
+``va:{s}:cfg``                        hash    site settings: domains (JSON), timezone
+``va:{s}:tot``                        hash    all-time ``visits``/``pageviews``/``visitors``; forever
+``va:{s}:base``                       hash    imported baseline, same fields; forever
+``va:{s}:base:log``                   list    audit trail of baseline changes (JSON); forever
+``va:{s}:h:<YYYY-MM>``                hash    history: ``<DD>:v``/``<DD>:p``/``<DD>:u`` per
+                                              local day; forever, ~1 KiB a month
+``va:{s}:u:<YYYY-MM-DD>``             hll     distinct visitors of a local day; expires
+                                              2 days after that day ends
+``va:{s}:on``                         zset    visitor id -> last seen (ms); members older
+                                              than the online window are trimmed; expires
+                                              one window after the last hit
+``va:{s}:s:<visitor>``                string  last hit (ms) of a visitor's visit; expires
+                                              at last hit + visit timeout
+``va:{s}:r:<visitor>:<minute>``       string  hits of a visitor in one minute; expires
+                                              2 minutes after that minute
+====================================  ======  ==========================================
+
+"today" and "this week" are read from the history hash (a week is at most seven
+``<DD>`` fields across at most two month hashes), so a hit writes no separate day or
+week counters. Visitors are per local day (the salt rotates daily, so one person is
+one visitor per day); week and total visitors are sums of days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+SALT_KEEP_DAYS = 2
+"""A day's salt (and its visitor set) outlives the day by this many days, for late hits."""
+
+RATE_KEY_SECONDS = 120
+"""Lifetime of a per-visitor minute counter: the minute itself plus slack."""
+
+SITES = "va:sites"
+
+
+def site_prefix(site: str) -> str:
+    return f"va:{{{site}}}"
+
+
+def config(site: str) -> str:
+    return f"{site_prefix(site)}:cfg"
+
+
+def total(site: str) -> str:
+    return f"{site_prefix(site)}:tot"
+
+
+def baseline(site: str) -> str:
+    return f"{site_prefix(site)}:base"
+
+
+def baseline_log(site: str) -> str:
+    return f"{site_prefix(site)}:base:log"
+
+
+def online(site: str) -> str:
+    return f"{site_prefix(site)}:on"
+
+
+def history(site: str, day: date) -> str:
+    return f"{site_prefix(site)}:h:{day:%Y-%m}"
+
+
+def day_field(day: date, metric: str) -> str:
+    """Field of ``metric`` (v visits, p pageviews, u visitors) for ``day`` in its month hash."""
+    return f"{day.day:02d}:{metric}"
+
+
+def salt(day: date) -> str:
+    return f"va:salt:{day.isoformat()}"
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> date:
+    """The calendar date in ``tz`` at instant ``now`` (an aware datetime)."""
+    return now.astimezone(tz).date()
+
+
+def day_end(day: date, tz: tzinfo) -> datetime:
+    """The instant the local ``day`` ends (next local midnight), DST-aware."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def week_days(day: date, week_start: int) -> list[date]:
+    """The days of ``day``'s week up to and including ``day`` (week starts on ``week_start``)."""
+    first = day - timedelta(days=(day.weekday() - week_start) % 7)
+    return [first + timedelta(days=n) for n in range((day - first).days + 1)]
+
+
+def visitors_deadline(day: date, tz: ZoneInfo) -> int:
+    """Unix seconds after which a site's visitor set of ``day`` may go."""
+    return int(day_end(day, tz).timestamp()) + SALT_KEEP_DAYS * 86400
+
+
+def salt_deadline_any_zone(day: date) -> int:
+    """Unix seconds after which the salt of ``day`` may go, in the latest zone on Earth (UTC-12)."""
+    return int(day_end(day, timezone(timedelta(hours=-12))).timestamp()) + SALT_KEEP_DAYS * 86400
+
+
+@dataclasses.dataclass(frozen=True)
+class HitKeys:
+    """KEYS and deadline ARGV of one hit, in the order ``record_hit.lua`` documents."""
+
+    keys: tuple[str, ...]
+    day_fields: tuple[str, str, str]
+    visitors_ttl_seconds: int
+
+
+def for_hit(site: str, visitor: str, now: datetime, tz: ZoneInfo) -> HitKeys:
+    """Name the keys one hit at ``now`` touches."""
+    day = local_day(now, tz)
+    minute = int(now.timestamp()) // 60
+    prefix = site_prefix(site)
+    return HitKeys(
+        keys=(
+            online(site),
+            f"{prefix}:s:{visitor}",
+            f"{prefix}:r:{visitor}:{minute}",
+            history(site, day),
+            f"{prefix}:u:{day.isoformat()}",
+            total(site),
+        ),
+        day_fields=(day_field(day, "v"), day_field(day, "p"), day_field(day, "u")),
+        visitors_ttl_seconds=max(60, visitors_deadline(day, tz) - int(now.timestamp())),
+    )

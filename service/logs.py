@@ -1,0 +1,53 @@
+"""Structured JSON logs: one line per event; never a raw IP or User-Agent at INFO."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import time
+
+from flask import Flask, g, request
+from pythonjsonlogger.json import JsonFormatter
+
+from . import metrics
+
+log = logging.getLogger("service.access")
+
+
+def configure(level: str) -> None:
+    """Send the service's logs as JSON lines to stderr at ``level``."""
+    root = logging.getLogger("service")
+    if not any(getattr(h, "_va", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"levelname": "level", "asctime": "time"}))
+        handler._va = True
+        root.addHandler(handler)
+        root.propagate = False
+    root.setLevel(level.upper())
+
+
+def register(app: Flask) -> None:
+    """Time every request, give it an id, log one line and feed the duration histogram."""
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
+
+    @app.after_request
+    def log_request(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.REQUESTS.labels(route=route, method=request.method,
+                                status=f"{response.status_code // 100}xx").observe(elapsed)
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if app.config.get("ACCESS_LOG") and log.isEnabledFor(logging.INFO):
+            log.info("request", extra={
+                "request_id": g.get("request_id"), "method": request.method, "route": route,
+                "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
+                "not_counted": response.headers.get("X-Not-Counted"),
+            })
+        return response

@@ -1,0 +1,1 @@
+"""HTTP routes: ingest (beacon hits), counters (widget), admin (sites), ops (health, metrics)."""

@@ -1,0 +1,61 @@
+"""Page hits from the beacon and the <noscript> pixel."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, Response, request
+
+from .. import metrics
+from ..beacon import Beacon
+from ..context import clock, lookup_site, recorder, store
+from ..cors import allow_any_origin
+from ..errors import ApiError
+from ..filters import drop_reason
+from ..store import Hit
+from ..visitor import visitor_id
+
+bp = Blueprint("ingest", __name__)
+bp.after_request(allow_any_origin)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NOT_COUNTED = {"rate_limited"}
+
+
+@bp.post("/api/v1/hit")
+def hit():
+    """Count a page view or presence ping sent by beacon.js."""
+    reason = ingest(lambda: Beacon.from_post(request))
+    return Response(status=204, headers=_outcome_headers(reason))
+
+
+@bp.get("/api/v1/hit.gif")
+def pixel():
+    """Count a page view from the <noscript> image."""
+    reason = ingest(lambda: Beacon.from_query(request.args))
+    headers = {"Cache-Control": "no-store", **_outcome_headers(reason)}
+    return Response(PIXEL, mimetype="image/gif", headers=headers)
+
+
+def ingest(parse) -> str | None:
+    """Run a hit through parse → site → filters → recorder; answer why it was not counted."""
+    try:
+        beacon = parse()
+        site = lookup_site(beacon.site)
+    except ApiError as exc:
+        metrics.HITS.labels(outcome="unknown_site" if exc.status == 404 else "invalid").inc()
+        raise
+    if reason := drop_reason(beacon, site, request.headers):
+        metrics.HITS.labels(outcome=reason).inc()
+        return reason
+    now = clock()
+    user_agent = request.headers.get("User-Agent", "")
+    salt = store().salt(now.astimezone(site.tz).date())
+    visitor = visitor_id(salt, site.id, request.remote_addr or "", user_agent)
+    outcome = recorder().record(Hit(site.id, visitor, beacon.kind, now, site.timezone))
+    metrics.HITS.labels(outcome=outcome).inc()
+    return outcome if outcome in NOT_COUNTED else None
+
+
+def _outcome_headers(reason: str | None) -> dict:
+    return {"X-Not-Counted": reason} if reason else {}

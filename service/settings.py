@@ -1,0 +1,120 @@
+"""Settings from environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; each field is also an environment variable."""
+
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    """Where the counters live: redis://, rediss:// or unix:// (socket)."""
+
+    ADMIN_TOKEN: str = ""
+    """Bearer token for the admin API; empty disables admin calls (403)."""
+
+    ONLINE_WINDOW_SECONDS: int = 300
+    """A visitor counts as online for this long after their last hit or ping."""
+
+    VISIT_TIMEOUT_SECONDS: int = 1800
+    """A hit after this long without hits starts a new visit (sliding session)."""
+
+    DEFAULT_TIMEZONE: str = "Asia/Ho_Chi_Minh"
+    """IANA zone of a site registered without one: decides where 'today' starts."""
+
+    WEEK_START: str = "monday"
+    """First day of 'this week', a weekday name."""
+
+    TRUSTED_PROXIES: int = 0
+    """Proxy hops in front of the service whose X-Forwarded-For is believed."""
+
+    COUNTERS_CACHE_SECONDS: float = 5.0
+    """In-process cache lifetime of a counters answer, also its Cache-Control max-age."""
+
+    SITE_CACHE_SECONDS: float = 5.0
+    """In-process cache lifetime of a site's settings: changes reach every worker within it."""
+
+    VISITOR_HITS_PER_MINUTE: int = 60
+    """Hits of one visitor beyond this in one minute are not counted (refresh floods)."""
+
+    REDIS_TIMEOUT_SECONDS: float = 0.25
+    """Connect and read timeout of every Redis call, so a hit never waits long."""
+
+    LOG_LEVEL: str = "INFO"
+    """Python logging level name."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every field from the environment, keeping defaults for the unset ones."""
+        environ = os.environ if environ is None else environ
+        values = {f.name: environ[f.name] for f in dataclasses.fields(cls) if f.name in environ}
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> Settings:
+        """Build validated settings from strings or typed values."""
+        converted = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in values:
+                continue
+            raw = values[field.name]
+            try:
+                converted[field.name] = _convert(field, raw)
+            except (TypeError, ValueError) as exc:
+                raise SettingsError(f"{field.name}={raw!r}: {exc}") from None
+        settings = cls(**converted)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise SettingsError with a readable message for a value out of range."""
+        def need(ok: bool, name: str, why: str) -> None:
+            if not ok:
+                raise SettingsError(f"{name}={getattr(self, name)!r}: {why}")
+
+        need(self.REDIS_URL.split("://")[0] in ("redis", "rediss", "unix"), "REDIS_URL",
+             "must start with redis://, rediss:// or unix://")
+        need(1 <= self.ONLINE_WINDOW_SECONDS <= 86400, "ONLINE_WINDOW_SECONDS", "must be 1 to 86400 seconds")
+        need(1 <= self.VISIT_TIMEOUT_SECONDS <= 86400, "VISIT_TIMEOUT_SECONDS", "must be 1 to 86400 seconds")
+        try:
+            ZoneInfo(self.DEFAULT_TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            need(False, "DEFAULT_TIMEZONE", "is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)")
+        need(self.WEEK_START in WEEKDAYS, "WEEK_START", f"must be one of {', '.join(WEEKDAYS)}")
+        need(0 <= self.TRUSTED_PROXIES <= 10, "TRUSTED_PROXIES", "must be 0 to 10 proxy hops")
+        need(0 <= self.COUNTERS_CACHE_SECONDS <= 3600, "COUNTERS_CACHE_SECONDS", "must be 0 to 3600")
+        need(0 <= self.SITE_CACHE_SECONDS <= 3600, "SITE_CACHE_SECONDS", "must be 0 to 3600")
+        need(self.VISITOR_HITS_PER_MINUTE >= 1, "VISITOR_HITS_PER_MINUTE", "must be at least 1")
+        need(0 < self.REDIS_TIMEOUT_SECONDS <= 30, "REDIS_TIMEOUT_SECONDS", "must be above 0 and at most 30")
+        need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+             "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    @property
+    def week_start_index(self) -> int:
+        """Monday is 0, as in date.weekday()."""
+        return WEEKDAYS.index(self.WEEK_START)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _convert(field: dataclasses.Field, raw):
+    kind = {"int": int, "float": float, "str": str}[field.type]
+    if kind is str:
+        value = str(raw).strip()
+        return value.lower() if field.name == "WEEK_START" else value
+    if isinstance(raw, str):
+        raw = raw.strip()
+    if kind is int and isinstance(raw, float) and not raw.is_integer():
+        raise ValueError("must be a whole number")
+    return kind(raw)

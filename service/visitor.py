@@ -1,0 +1,12 @@
+"""Cookieless visitor ids: a keyed hash that nobody can reverse once the day's salt is gone."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def visitor_id(salt: bytes, site: str, address: str, user_agent: str) -> str:
+    """Hash (site, client address, User-Agent) under the day's secret salt."""
+    digest = hashlib.blake2b(digest_size=12, key=salt[:64])
+    digest.update("\x00".join((site, address, user_agent)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

@@ -1,0 +1,59 @@
+"""Fixtures: a real redis-server per test session, a flushed database per test, the real app."""
+
+from __future__ import annotations
+
+import redis
+import pytest
+
+from service import create_app
+from service.redis_process import RedisProcess
+
+ADMIN_TOKEN = "test-admin-token"
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+          "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free loopback port, data in a temp dir; missing Redis fails."""
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's Redis, emptied before this test."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app_config(redis_url) -> dict:
+    """Settings of the test app; tests may change them before asking for ``app``."""
+    return {"REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
+            "SITE_CACHE_SECONDS": 0}
+
+
+@pytest.fixture
+def app(app_config):
+    return create_app(app_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin_headers() -> dict:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
