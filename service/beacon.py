@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Request
 
-from .errors import BadRequest, UnsupportedMediaType
+from .errors import BadRequest, BodyTooLarge, UnsupportedMediaType
 from .sites import normalize_host, valid_site_id
 
 MAX_BODY_BYTES = 4096
@@ -32,8 +32,12 @@ class Beacon:
         """Read a ``POST /api/v1/hit`` body (JSON sent as text/plain or application/json)."""
         if request.mimetype not in JSON_TYPES:
             raise UnsupportedMediaType("send the hit as JSON with Content-Type text/plain or application/json")
-        request.max_content_length = MAX_BODY_BYTES  # werkzeug also enforces it on chunked bodies
-        raw = request.get_data(cache=False)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise BodyTooLarge(f"a hit body is at most {MAX_BODY_BYTES} bytes")
+        # Read one byte past the limit: a chunked body has no Content-Length to check up front.
+        raw = read_at_most(request.stream, MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise BodyTooLarge(f"a hit body is at most {MAX_BODY_BYTES} bytes")
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -58,6 +62,18 @@ class Beacon:
         if kind not in KINDS:
             raise BadRequest("type must be 'pageview' or 'ping'")
         return cls(site=site, url=url, host=host, kind=kind, referrer=referrer or None)
+
+
+def read_at_most(stream, limit: int) -> bytes:
+    """Read until end of body or ``limit`` bytes (a stream read may return less than asked)."""
+    chunks, size = [], 0
+    while size < limit:
+        chunk = stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def page_host(url: object) -> str:

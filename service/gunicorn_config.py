@@ -1,0 +1,40 @@
+"""gunicorn settings shared by `visitor-analytics serve`, the Docker image and the tests."""
+
+import os
+import shutil
+import tempfile
+
+# Metrics from every worker are summed through files in this folder (prometheus_client
+# multiprocess mode). It must be set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="va-metrics-")
+
+bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# gthread: a slow or idle keep-alive client holds one thread, not a whole worker.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30             # seconds a worker may be silent before it is restarted
+graceful_timeout = 20    # seconds to finish in-flight requests (and flush buffered hits) on SIGTERM
+keepalive = 5            # seconds an idle keep-alive connection stays open
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None   # the app logs requests itself
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+proc_name = "visitor-analytics"
+
+
+def on_starting(server):
+    """Start from an empty metrics folder: numbers of a previous run must not leak in."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Let prometheus_client drop the live gauges of a worker that exited."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

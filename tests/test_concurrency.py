@@ -1,0 +1,96 @@
+"""N hits sent are counted exactly N times, from many threads and through gunicorn workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from service.redis_process import free_port
+
+from .conftest import ADMIN_TOKEN, CHROME
+from .helpers import add_site, counters
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_threads_count_exactly(app, redis_url):
+    """2,000 hits from 16 threads and 100 visitors: exactly 2,000 pageviews and 100 visits."""
+    client = app.test_client()
+    add_site(client)
+
+    def send(n):
+        c = app.test_client()
+        body = json.dumps({"site": "travinh", "url": f"https://travinh.gov.vn/p/{n}"})
+        r = c.post("/api/v1/hit", data=body, content_type="text/plain",
+                   headers={"User-Agent": CHROME}, environ_base={"REMOTE_ADDR": f"10.0.{n % 100}.1"})
+        return r.status_code, r.headers.get("X-Not-Counted")
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(send, range(2000)))
+    assert set(results) == {(204, None)}
+    c = counters(client)
+    assert (c["today"]["visits"], c["today"]["pageviews"]) == (100, 2000)
+    assert abs(c["today"]["visitors"] - 100) <= 2  # HyperLogLog: the SPEC allows ±1 % (±2 here)
+    assert c["total"]["pageviews"] == 2000
+
+
+def request(url, body=None, headers=None, method=None):
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return response.status, response.read()
+
+
+@pytest.fixture
+def gunicorn(redis_url, tmp_path):
+    """The service under gunicorn with the shipped config and two workers."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
+           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "COUNTERS_CACHE_SECONDS": "0", "SITE_CACHE_SECONDS": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config", "service:create_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            request(base + "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
+    yield base
+    process.send_signal(signal.SIGTERM)
+    process.wait(20)
+
+
+def test_gunicorn_workers_count_exactly(gunicorn):
+    """3,000 hits over 24 connections into two gunicorn workers count exactly 3,000."""
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    request(gunicorn + "/api/v1/sites/travinh", json.dumps({"domains": ["travinh.gov.vn"]}).encode(), auth, "PUT")
+
+    def send(n):
+        body = json.dumps({"site": "travinh", "url": "https://travinh.gov.vn/"}).encode()
+        agent = CHROME.replace("131.0.0.0", f"131.0.0.{n % 100}")  # 100 visitors, under their per-minute cap
+        return request(gunicorn + "/api/v1/hit", body, {"User-Agent": agent, "Content-Type": "text/plain"})[0]
+
+    with ThreadPoolExecutor(24) as pool:
+        statuses = list(pool.map(send, range(3000)))
+    assert statuses.count(204) == 3000
+    body = json.loads(request(gunicorn + "/api/v1/sites/travinh/counters")[1])
+    assert (body["today"]["visits"], body["today"]["pageviews"]) == (100, 3000)
+    assert abs(body["today"]["visitors"] - 100) <= 2  # HyperLogLog: the SPEC allows ±1 % (±2 here)
+    metrics = request(gunicorn + "/metrics")[1].decode()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("va_hits_total{") and ('outcome="visit"' in line or 'outcome="pageview"' in line))
+    assert counted == 3000

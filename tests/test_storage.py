@@ -1,0 +1,81 @@
+"""Redis stays flat over time, keeps only hashes of visitors, and holds one site per slot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import time_machine
+
+from service import keys
+
+from .conftest import CHROME
+from .helpers import ADMIN, add_site, counters, hit
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+DAYS = 400
+
+
+def simulate_days(client, days=DAYS, visitors=3):
+    """Send a few visitors' hits on each of ``days`` consecutive local days."""
+    start = datetime(2026, 1, 1, 9, 0, tzinfo=HCM)
+    with time_machine.travel(start, tick=False) as traveller:
+        add_site(client)
+        for day in range(days):
+            traveller.move_to(start + timedelta(days=day))
+            for v in range(visitors):
+                hit(client, ip=f"203.0.113.{v}", url=f"https://travinh.gov.vn/bai-{day}")
+                hit(client, ip=f"203.0.113.{v}", url="https://travinh.gov.vn/")
+                hit(client, ip=f"203.0.113.{v}", kind="ping")
+        return counters(client)
+
+
+def test_400_days_keep_keys_bounded(client, redis_client):
+    """After 400 days only the compact monthly history grows; every other key expires within days."""
+    c = simulate_days(client)
+    assert c["total"] == {"visits": DAYS * 3, "pageviews": DAYS * 6, "visitors": DAYS * 3}
+    site_keys = [k.decode() for k in redis_client.keys("va:{travinh}:*")]
+    forever = sorted(k for k in site_keys if redis_client.ttl(k) == -1)
+    months = [k for k in forever if ":h:" in k]
+    assert forever == sorted(["va:{travinh}:cfg", "va:{travinh}:tot", *months])
+    assert len(months) == 14  # 2026-01 .. 2027-02: a hash a month is all that grows
+    # Everything else lives at most the rest of its day plus two days, whenever it was written.
+    assert all(redis_client.ttl(k) <= 3 * 86400 for k in site_keys if k not in forever)
+    # Yesterday's salt and visitor sets could not outlive three days, so their hashes go too.
+    assert all(0 < redis_client.ttl(k) <= 4 * 86400 for k in redis_client.keys("va:salt:*"))
+    biggest_month = max(redis_client.memory_usage(k) for k in months)
+    assert biggest_month < 2048, biggest_month
+
+
+def test_no_raw_ip_or_user_agent_is_stored(client, redis_client):
+    """Scanning every key and value finds neither the client address nor its User-Agent."""
+    simulate_days(client, days=3)
+    client.put("/api/v1/sites/travinh/baseline", json={"visits": 5}, headers=ADMIN)
+    needles = [b"203.0.113", b"Mozilla", b"Chrome/131", b"Windows NT"]
+    blobs = []
+    for key in redis_client.scan_iter(count=1000):
+        blobs.append(key)
+        kind = redis_client.type(key)
+        if kind == b"string":
+            blobs.append(redis_client.dump(key))
+        elif kind == b"hash":
+            blobs.extend(b"%s=%s" % kv for kv in redis_client.hgetall(key).items())
+        elif kind == b"zset":
+            blobs.extend(m for m, _ in redis_client.zrange(key, 0, -1, withscores=True))
+        elif kind == b"list":
+            blobs.extend(redis_client.lrange(key, 0, -1))
+        elif kind == b"set":
+            blobs.extend(redis_client.smembers(key))
+    assert blobs
+    assert not [b for b in blobs for n in needles if n in b]
+    assert CHROME  # the agent the hits carried
+
+
+def test_every_site_key_shares_one_cluster_slot(client, redis_client):
+    """All keys of a site carry the {site} hash tag, so a hit script can run on Redis Cluster."""
+    simulate_days(client, days=2)
+    site_keys = redis_client.keys("va:{travinh}:*")
+    assert len(site_keys) > 5
+    untagged = [k for k in redis_client.keys("*") if b"{travinh}" not in k]
+    assert sorted(k.split(b":")[1] for k in untagged) == [b"salt", b"salt", b"sites"]
+    assert keys.site_prefix("travinh") == "va:{travinh}"
