@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import errors, logs
 from .caches import TtlCache
 from .counter_cache import CounterCache
-from .recorder import DirectRecorder
+from .recorder import BufferedRecorder
 from .settings import Settings
 from .store import CounterStore, Limits
 
@@ -39,7 +39,10 @@ def create_app(config: dict | None = None) -> Flask:
     ), timeout_seconds=settings.REDIS_TIMEOUT_SECONDS)
     app.extensions["settings"] = settings
     app.extensions["store"] = store
-    app.extensions["recorder"] = app.config.get("RECORDER") or DirectRecorder(store)
+    recorder = BufferedRecorder(store, settings.FLUSH_INTERVAL_MS / 1000, settings.MAX_BUFFERED_HITS,
+                                settings.JOURNAL_DIR or None)
+    recorder.replay_journal()
+    app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
                                                    settings.week_start_index)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+from . import metrics
 from .caches import TtlCache
 from .errors import StorageUnavailable
 from .sites import Site
@@ -31,6 +32,7 @@ class CounterCache:
         key = site.id
         numbers = self.fresh.get(key)
         if numbers is not None:
+            metrics.COUNTERS_CACHE.labels(result="hit").inc()
             return numbers, False
         # One reader per site refreshes; concurrent pollers in this process wait for it.
         with self._guard:
@@ -43,9 +45,12 @@ class CounterCache:
                 numbers = self.store.read_counters(site, now, self.week_start)
                 numbers["as_of"] = now.astimezone(site.tz).isoformat(timespec="seconds")
             except StorageUnavailable:
+                metrics.REDIS_ERRORS.labels(operation="counters").inc()
                 if site.id in self.last_known:
+                    metrics.COUNTERS_CACHE.labels(result="stale").inc()
                     return self.last_known[site.id], True
                 raise
+            metrics.COUNTERS_CACHE.labels(result="miss").inc()
             self.fresh.put(key, numbers)
             self.last_known[site.id] = numbers
             return numbers, False

@@ -24,6 +24,9 @@ key                                   type    content / lifetime
                                               at last hit + visit timeout
 ``va:{s}:r:<visitor>:<minute>``       string  hits of a visitor in one minute; expires
                                               2 minutes after that minute
+``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
+                                              batch retried after a timeout counts once;
+                                              expires after 10 minutes
 ====================================  ======  ==========================================
 
 "today" and "this week" are read from the history hash (a week is at most seven
@@ -41,8 +44,8 @@ from zoneinfo import ZoneInfo
 SALT_KEEP_DAYS = 2
 """A day's salt (and its visitor set) outlives the day by this many days, for late hits."""
 
-RATE_KEY_SECONDS = 120
-"""Lifetime of a per-visitor minute counter: the minute itself plus slack."""
+BATCH_MARKER_SECONDS = 600
+"""How long a written batch is remembered, so that its retries are recognised."""
 
 SITES = "va:sites"
 
@@ -110,9 +113,13 @@ def salt_deadline_any_zone(day: date) -> int:
     return int(day_end(day, timezone(timedelta(hours=-12))).timestamp()) + SALT_KEEP_DAYS * 86400
 
 
+def batch_marker(site: str, batch_id: str) -> str:
+    return f"{site_prefix(site)}:b:{batch_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class HitKeys:
-    """KEYS and deadline ARGV of one hit, in the order ``record_hit.lua`` documents."""
+    """KEYS and per-hit ARGV of one hit, in the order ``record_hits.lua`` documents."""
 
     keys: tuple[str, ...]
     day_fields: tuple[str, str, str]

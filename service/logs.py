@@ -44,7 +44,7 @@ def register(app: Flask) -> None:
         metrics.REQUESTS.labels(route=route, method=request.method,
                                 status=f"{response.status_code // 100}xx").observe(elapsed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        if app.config.get("ACCESS_LOG") and log.isEnabledFor(logging.INFO):
+        if app.config["ACCESS_LOG"] and log.isEnabledFor(logging.INFO):
             log.info("request", extra={
                 "request_id": g.get("request_id"), "method": request.method, "route": route,
                 "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-HITS = Counter("va_hits_total", "Hits received, by outcome (visit, pageview, ping, or why not counted).",
-               ["outcome"])
+HITS = Counter("va_hits_total",
+               "Hits by final outcome: visit, pageview, ping (counted); bot, no_user_agent, prefetch, "
+               "foreign_domain, unknown_site, invalid, rate_limited, dropped (buffer full), duplicate "
+               "(a retried batch recognised).", ["outcome"])
 REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, by route and status class.",
                      ["route", "method", "status"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+BUFFER_DEPTH = Gauge("va_buffer_hits", "Hits waiting in the in-process buffer (summed over live workers).",
+                     multiprocess_mode="livesum")
+REPLAYED = Counter("va_journal_replayed_hits_total", "Hits read back from the shutdown journal.")
+FLUSH_SECONDS = Histogram("va_flush_duration_seconds", "Time to write one batch of hits to Redis.",
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+COUNTERS_CACHE = Counter("va_counters_cache_total", "Counters reads by cache result (hit, miss, stale).",
+                         ["result"])
 REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed or timed out, by operation.",
                        ["operation"])
 

@@ -50,6 +50,19 @@ class Settings:
     REDIS_TIMEOUT_SECONDS: float = 0.25
     """Connect and read timeout of every Redis call, so a hit never waits long."""
 
+    FLUSH_INTERVAL_MS: int = 0
+    """0: write each hit before answering (buffer only while Redis is away); above 0: answer at
+    once and write buffered hits in one round trip per batch every this many ms."""
+
+    MAX_BUFFERED_HITS: int = 100_000
+    """Hits one worker keeps while Redis is away; beyond it new hits are dropped (and counted)."""
+
+    JOURNAL_DIR: str = "data/journal"
+    """Where a worker stopping while Redis is away spills its buffer; the next start replays it."""
+
+    ACCESS_LOG: int = 0
+    """1: log one JSON line per request at INFO (request id, route, status, duration)."""
+
     LOG_LEVEL: str = "INFO"
     """Python logging level name."""
 
@@ -96,6 +109,9 @@ class Settings:
         need(0 <= self.SITE_CACHE_SECONDS <= 3600, "SITE_CACHE_SECONDS", "must be 0 to 3600")
         need(self.VISITOR_HITS_PER_MINUTE >= 1, "VISITOR_HITS_PER_MINUTE", "must be at least 1")
         need(0 < self.REDIS_TIMEOUT_SECONDS <= 30, "REDIS_TIMEOUT_SECONDS", "must be above 0 and at most 30")
+        need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
+        need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")
+        need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
 

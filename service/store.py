@@ -59,8 +59,8 @@ class CounterStore:
     def __init__(self, client: redis.Redis, limits: Limits):
         self.redis = client
         self.limits = limits
-        lua = resources.files(__package__).joinpath("lua/record_hit.lua").read_text()
-        self._record_hit = client.register_script(lua)
+        lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
+        self._record_hits = client.register_script(lua)
         self._salts: dict[date, bytes] = {}
         self._salt_lock = threading.Lock()
 
@@ -144,31 +144,34 @@ class CounterStore:
 
     # --- hits ---------------------------------------------------------------------------
 
-    def record_hits(self, hits: list[Hit]) -> list[str]:
-        """Count hits in one round trip; answer each one's outcome (see record_hit.lua)."""
-        if len(hits) == 1:
-            with redis_errors():
-                return [self._run_hit(hits[0], self.redis)]
+    def record_hits(self, hits: list[Hit], batch_id: str) -> list[str]:
+        """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
+
+        Outcomes are those of record_hits.lua, or 'duplicate' for hits of a batch already written.
+        """
+        by_site: dict[str, list[int]] = {}
+        for index, hit in enumerate(hits):
+            by_site.setdefault(hit.site, []).append(index)
+        limits = self.limits
+        shared = (limits.online_window_seconds * 1000, limits.visit_timeout_seconds * 1000,
+                  limits.visitor_hits_per_minute, keys.BATCH_MARKER_SECONDS)
         with redis_errors():
             pipe = self.redis.pipeline(transaction=False)
-            for hit in hits:
-                self._run_hit(hit, pipe)
-            return [outcome.decode() for outcome in pipe.execute()]
-
-    def _run_hit(self, hit: Hit, client) -> str:
-        names = keys.for_hit(hit.site, hit.visitor, hit.at, ZoneInfo(hit.timezone))
-        limits = self.limits
-        outcome = self._record_hit(keys=names.keys, client=client, args=(
-            hit.visitor,
-            int(hit.at.timestamp() * 1000),
-            limits.online_window_seconds * 1000,
-            limits.visit_timeout_seconds * 1000,
-            limits.visitor_hits_per_minute,
-            *names.day_fields,
-            names.visitors_ttl_seconds,
-            hit.kind,
-        ))
-        return outcome.decode() if isinstance(outcome, bytes) else outcome
+            for site, indexes in by_site.items():
+                names, args = [keys.batch_marker(site, batch_id)], list(shared)
+                for index in indexes:
+                    hit = hits[index]
+                    hit_keys = keys.for_hit(site, hit.visitor, hit.at, ZoneInfo(hit.timezone))
+                    names.extend(hit_keys.keys)
+                    args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
+                                 hit_keys.visitors_ttl_seconds, hit.kind))
+                self._record_hits(keys=names, args=args, client=pipe)
+            replies = pipe.execute()
+        outcomes = [""] * len(hits)
+        for indexes, reply in zip(by_site.values(), replies):
+            for position, index in enumerate(indexes):
+                outcomes[index] = "duplicate" if reply == b"duplicate" else reply[position].decode()
+        return outcomes
 
     # --- reads --------------------------------------------------------------------------
 

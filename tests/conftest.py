@@ -38,10 +38,10 @@ def redis_client(redis_url):
 
 
 @pytest.fixture
-def app_config(redis_url) -> dict:
-    """Settings of the test app; tests may change them before asking for ``app``."""
+def app_config(redis_url, tmp_path) -> dict:
+    """Settings of the test app: no caches, hits written before answering, a private journal."""
     return {"REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
-            "SITE_CACHE_SECONDS": 0}
+            "SITE_CACHE_SECONDS": 0, "FLUSH_INTERVAL_MS": 0, "JOURNAL_DIR": str(tmp_path / "journal")}
 
 
 @pytest.fixture

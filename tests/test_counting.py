@@ -306,7 +306,8 @@ def test_late_hit_lands_in_the_day_it_was_made(app, client, travel):
     add_site(client)
     made = at(2026, 11, 27, 23, 59, 58)
     travel.move_to(at(2026, 11, 28, 0, 0, 5))
-    app.extensions["store"].record_hits([Hit("travinh", "late-visitor", "pageview", made, "Asia/Ho_Chi_Minh")])
+    app.extensions["store"].record_hits([Hit("travinh", "late-visitor", "pageview", made, "Asia/Ho_Chi_Minh")],
+                                        batch_id="late")
     c = counters(client)
     assert c["today"]["pageviews"] == 0 and c["total"]["pageviews"] == 1
     rows = client.get("/api/v1/sites/travinh/history?days=2",

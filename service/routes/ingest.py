@@ -19,7 +19,8 @@ bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NOT_COUNTED = {"rate_limited"}
+NOT_COUNTED = {"rate_limited", "dropped"}
+"""Outcomes the recorder knows at once that mean 'not counted' (said in X-Not-Counted)."""
 
 
 @bp.post("/api/v1/hit")
@@ -53,7 +54,6 @@ def ingest(parse) -> str | None:
     salt = store().salt(now.astimezone(site.tz).date(), now)
     visitor = visitor_id(salt, site.id, request.remote_addr or "", user_agent)
     outcome = recorder().record(Hit(site.id, visitor, beacon.kind, now, site.timezone))
-    metrics.HITS.labels(outcome=outcome).inc()
     return outcome if outcome in NOT_COUNTED else None
 
 

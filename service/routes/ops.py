@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from .. import metrics
-from ..context import store
+from ..context import recorder, store
 
 bp = Blueprint("ops", __name__)
 
@@ -19,10 +19,11 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when Redis answers a PING within the store's timeout."""
+    buffered = recorder().depth
     if store().ping():
-        return jsonify(status="ready", redis="ok")
-    return jsonify(status="unready", error={"code": "redis_unavailable",
-                                            "message": "Redis did not answer PING"}), 503
+        return jsonify(status="ready", redis="ok", buffered_hits=buffered)
+    return jsonify(status="unready", buffered_hits=buffered,
+                   error={"code": "redis_unavailable", "message": "Redis did not answer PING"}), 503
 
 
 @bp.get("/metrics")

@@ -1,0 +1,82 @@
+-- Count a batch of hits of ONE site, atomically and at most once.
+-- Every key is passed in KEYS (built by service/keys.py), so the script runs on Redis Cluster.
+--
+-- KEYS[1] batch marker (set once; a replayed batch finds it and changes nothing)
+-- then for hit i (0-based), at k = 1 + 6*i:
+--   KEYS[k+1] online zset (visitor -> last seen ms)   KEYS[k+2] visitor's session (last hit ms)
+--   KEYS[k+3] visitor's hits in this minute            KEYS[k+4] history hash of the hit's month
+--   KEYS[k+5] the hit's day visitors HyperLogLog        KEYS[k+6] all-time totals hash
+-- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute allowed
+-- ARGV[4] batch marker lifetime (s)
+-- then for hit i, at a = 4 + 7*i:
+--   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)
+--   ARGV[a+3] day visits field   ARGV[a+4] day pageviews field   ARGV[a+5] day visitors field
+--   ARGV[a+6] seconds the day's visitor set must still live   ARGV[a+7] 'pageview' or 'ping'
+-- Returns 'duplicate', or one outcome per hit: 'visit' (a new visit began), 'pageview',
+-- 'ping' or 'rate_limited'.
+--
+-- Lifetimes are relative (EXPIRE, PX), measured from the hit: the service's clock picks the
+-- period, and a Redis whose clock disagrees (or a hit replayed late) never drops a key early.
+
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[4]) then
+  return 'duplicate'
+end
+
+local window, timeout, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local outcomes = {}
+
+local function count(k, a)
+  local online, session, minute, month, day_visitors, total =
+    KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6]
+  local visitor, now = ARGV[a+1], tonumber(ARGV[a+2])
+
+  -- Presence: keep the newest time seen, drop members that left the window.
+  redis.call('ZADD', online, 'GT', now, visitor)
+  redis.call('ZREMRANGEBYSCORE', online, '-inf', '(' .. (now - window))
+  redis.call('PEXPIRE', online, window)
+  if ARGV[a+7] == 'ping' then
+    return 'ping'
+  end
+
+  local hits = redis.call('INCR', minute)
+  if hits == 1 then
+    redis.call('EXPIRE', minute, 120)
+  end
+  if hits > cap then
+    return 'rate_limited'
+  end
+
+  -- Sliding session: a hit after `timeout` of silence starts a new visit.
+  local last = tonumber(redis.call('GET', session))
+  local new_visit = (last == nil) or (now - last >= timeout)
+  if last == nil or now > last then
+    redis.call('SET', session, now, 'PX', timeout)
+  end
+
+  redis.call('HINCRBY', month, ARGV[a+4], 1)
+  redis.call('HINCRBY', total, 'pageviews', 1)
+  if new_visit then
+    redis.call('HINCRBY', month, ARGV[a+3], 1)
+    redis.call('HINCRBY', total, 'visits', 1)
+  end
+
+  -- Visitors: the day's estimate is copied into history; the total grows by the difference.
+  if redis.call('PFADD', day_visitors, visitor) == 1 then
+    redis.call('EXPIRE', day_visitors, ARGV[a+6], 'NX')
+    local estimate = redis.call('PFCOUNT', day_visitors)
+    local before = tonumber(redis.call('HGET', month, ARGV[a+5]) or '0')
+    if estimate > before then
+      redis.call('HSET', month, ARGV[a+5], estimate)
+      redis.call('HINCRBY', total, 'visitors', estimate - before)
+    end
+  end
+  if new_visit then
+    return 'visit'
+  end
+  return 'pageview'
+end
+
+for i = 0, (#KEYS - 1) / 6 - 1 do
+  outcomes[#outcomes + 1] = count(1 + 6 * i, 4 + 7 * i)
+end
+return outcomes
