@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from . import errors, logs
-from .caches import TtlCache
-from .counter_cache import CounterCache
-from .recorder import BufferedRecorder
-from .settings import Settings
-from .store import CounterStore, Limits
 
 
 def utc_now() -> datetime:
@@ -22,6 +15,18 @@ def utc_now() -> datetime:
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the WSGI app from the environment, with ``config`` overriding it."""
+    # Imported here, not at module level: gunicorn's master imports this package to read
+    # service.gunicorn_config and must not create per-process metric files.
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from . import embeds, errors, logs
+    from .caches import TtlCache
+    from .counter_cache import CounterCache
+    from .recorder import BufferedRecorder
+    from .routes import admin, counters, ingest, ops
+    from .settings import Settings
+    from .store import CounterStore, Limits
+
     app = Flask(__name__)
     env = Settings.from_env()
     settings = Settings.from_mapping({**env.as_dict(), **(config or {})})
@@ -44,17 +49,19 @@ def create_app(config: dict | None = None) -> Flask:
     recorder.replay_journal()
     app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
+    app.extensions["last_known_sites"] = {}
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
                                                    settings.week_start_index)
 
     if settings.TRUSTED_PROXIES:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)
 
-    from . import embeds
-    from .routes import admin, counters, ingest, ops
-
     for blueprint in (ingest.bp, counters.bp, admin.bp, ops.bp, embeds.bp):
         app.register_blueprint(blueprint)
+    if os.environ.get("VA_BENCH_FLOOR") == "1":  # bench/ only: the baseline route of the ratio
+        from .routes import floor
+
+        app.register_blueprint(floor.bp)
     errors.register(app)
     logs.register(app)
     return app

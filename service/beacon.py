@@ -14,7 +14,9 @@ from .sites import normalize_host, valid_site_id
 MAX_BODY_BYTES = 4096
 MAX_URL_CHARS = 2048
 KINDS = ("pageview", "ping")
-JSON_TYPES = ("", "text/plain", "application/json")
+JSON_TYPES = ("", "text/plain", "application/json", "application/x-www-form-urlencoded")
+"""Content types a hit's JSON body may arrive with: sendBeacon sends text/plain (no CORS
+preflight), fetch may send application/json, and curl -d or urllib default to form encoding."""
 
 
 @dataclasses.dataclass(frozen=True)

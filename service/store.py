@@ -12,7 +12,9 @@ from importlib import resources
 from zoneinfo import ZoneInfo
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from . import keys
 from .errors import StorageUnavailable
@@ -62,6 +64,7 @@ class CounterStore:
         lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
         self._record_hits = client.register_script(lua)
         self._salts: dict[date, bytes] = {}
+        self._fallback_salts: dict[date, bytes] = {}
         self._salt_lock = threading.Lock()
 
     @classmethod
@@ -72,7 +75,9 @@ class CounterStore:
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
             health_check_interval=30,
-            retry_on_timeout=False,
+            # One immediate retry heals a pooled connection that died with a Redis restart;
+            # more would multiply the wait of a hit during an outage.
+            retry=Retry(NoBackoff(), 1),
         )
         return cls(client, limits)
 
@@ -128,19 +133,29 @@ class CounterStore:
     # --- salts --------------------------------------------------------------------------
 
     def salt(self, day: date, now: datetime) -> bytes:
-        """The secret salt of a local day, created by whichever worker needs it first."""
+        """The secret salt of a local day, shared by every worker through Redis.
+
+        Tomorrow's salt is created along with today's, so a Redis outage across midnight
+        finds it cached. With Redis away and no salt cached, a process-local salt stands in
+        (visits of that outage may then count a little high) rather than losing the hit.
+        """
         salt = self._salts.get(day)
         if salt is not None:
             return salt
-        with self._salt_lock, redis_errors():
-            fresh = secrets.token_bytes(32)
-            # SET NX GET: one round trip; answers the existing salt, or None when ours won.
-            lifetime = max(60, keys.salt_deadline_any_zone(day) - int(now.timestamp()))
-            existing = self.redis.set(keys.salt(day), fresh, nx=True, get=True, ex=lifetime)
-            salt = existing or fresh
+        with self._salt_lock:
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for d in (day, day + timedelta(days=1)):
+                    lifetime = max(60, keys.salt_deadline_any_zone(d) - int(now.timestamp()))
+                    pipe.set(keys.salt(d), secrets.token_bytes(32), nx=True, ex=lifetime)
+                    pipe.get(keys.salt(d))
+                _, today, _, tomorrow = pipe.execute()
+            except RedisError:
+                return self._fallback_salts.setdefault(day, secrets.token_bytes(32))
             self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=2)}
-            self._salts[day] = salt
-        return salt
+            self._salts[day], self._salts[day + timedelta(days=1)] = today, tomorrow
+            self._fallback_salts.clear()
+        return today
 
     # --- hits ---------------------------------------------------------------------------
 

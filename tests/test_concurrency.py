@@ -53,8 +53,9 @@ def gunicorn(redis_url, tmp_path):
     """The service under gunicorn with the shipped config and two workers."""
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
-           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-           "COUNTERS_CACHE_SECONDS": "0", "SITE_CACHE_SECONDS": "0", "JOURNAL_DIR": str(tmp_path / "journal")}
+           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+           "COUNTERS_CACHE_SECONDS": "0", "SITE_CACHE_SECONDS": "0", "JOURNAL_DIR": str(tmp_path / "journal"),
+           "REDIS_TIMEOUT_SECONDS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config", "service:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
