@@ -13,6 +13,24 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def check_durability(store) -> None:
+    """Say loudly at start when Redis may lose the all-time counters (no crash: it may be down now)."""
+    import logging
+
+    from .errors import StorageUnavailable
+
+    log = logging.getLogger("service.durability")
+    try:
+        durability = store.durability()
+    except StorageUnavailable:
+        log.warning("Redis unreachable at start: hits are buffered until it answers")
+        return
+    for message in durability.errors:
+        log.error(message)
+    for message in durability.warnings:
+        log.warning(message)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the WSGI app from the environment, with ``config`` overriding it."""
     # Imported here, not at module level: gunicorn's master imports this package to read
@@ -50,6 +68,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
     app.extensions["last_known_sites"] = {}
+    app.extensions["durability_cache"] = TtlCache(60)
+    check_durability(store)
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
                                                    settings.week_start_index)
 

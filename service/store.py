@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import dataclasses
 import json
 import secrets
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.retry import Retry
 
 from . import keys
@@ -46,6 +47,19 @@ class Limits:
     visitor_hits_per_minute: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Durability:
+    """What the Redis we talk to does with our keys under memory pressure and on restart."""
+
+    maxmemory_policy: str | None
+    appendonly: bool | None
+    warnings: list[str]
+    errors: list[str]
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @contextlib.contextmanager
 def redis_errors():
     """Turn any Redis failure into StorageUnavailable (503 for a client, a retry for the buffer)."""
@@ -61,25 +75,22 @@ class CounterStore:
     def __init__(self, client: redis.Redis, limits: Limits):
         self.redis = client
         self.limits = limits
-        lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
-        self._record_hits = client.register_script(lua)
+        self._lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
+        self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
         self._salts: dict[date, bytes] = {}
         self._fallback_salts: dict[date, bytes] = {}
         self._salt_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, limits: Limits, timeout_seconds: float = 0.25) -> CounterStore:
-        """Connect lazily to ``url`` with bounded connect and read timeouts."""
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            health_check_interval=30,
-            # One immediate retry heals a pooled connection that died with a Redis restart;
-            # more would multiply the wait of a hit during an outage.
-            retry=Retry(NoBackoff(), 1),
-        )
-        return cls(client, limits)
+        """Connect lazily to ``url`` with bounded connect and read timeouts.
+
+        ``redis://``, ``rediss://``, ``unix://``: one Redis.
+        ``redis+cluster://host:port[,host:port...]``: Redis Cluster (nodes are discovered).
+        ``redis+sentinel://host:port[,host:port...]/<master name>[/<db>]``: the master that
+        Sentinel names, followed through failovers.
+        """
+        return cls(connect(url, timeout_seconds), limits)
 
     # --- health -------------------------------------------------------------------------
 
@@ -89,6 +100,31 @@ class CounterStore:
             return bool(self.redis.ping())
         except RedisError:
             return False
+
+    def durability(self) -> Durability:
+        """Check that Redis will keep the all-time counters: no eviction, persistence on."""
+        try:
+            config = {}
+            for name in ("maxmemory-policy", "appendonly", "save"):
+                config.update(self.redis.config_get(name))
+        except ResponseError:  # managed Redis often forbids CONFIG
+            return Durability(None, None, ["cannot read the Redis configuration (CONFIG is disabled): "
+                                           "make sure maxmemory-policy is noeviction and AOF is on"], [])
+        except RedisError as exc:
+            raise StorageUnavailable() from exc
+        policy = _text(config.get("maxmemory-policy"))
+        aof, rdb = _text(config.get("appendonly")) == "yes", bool(_text(config.get("save")).strip())
+        errors, warnings = [], []
+        if policy.startswith("allkeys"):
+            errors.append(f"maxmemory-policy is {policy}: under memory pressure Redis deletes all-time "
+                          "counters; set maxmemory-policy noeviction")
+        elif policy != "noeviction":
+            warnings.append(f"maxmemory-policy is {policy}: sessions and presence may be evicted; "
+                            "noeviction is safest")
+        if not aof:
+            warnings.append("AOF persistence is off" + (" (RDB snapshots only: minutes of hits may be lost)"
+                                                         if rdb else " and so is RDB: a restart loses every count"))
+        return Durability(policy, aof, warnings, errors)
 
     # --- sites --------------------------------------------------------------------------
 
@@ -170,23 +206,44 @@ class CounterStore:
         limits = self.limits
         shared = (limits.online_window_seconds * 1000, limits.visit_timeout_seconds * 1000,
                   limits.visitor_hits_per_minute, keys.BATCH_MARKER_SECONDS)
+        calls = []
+        for site, indexes in by_site.items():
+            names, args = [keys.batch_marker(site, batch_id)], list(shared)
+            for index in indexes:
+                hit = hits[index]
+                hit_keys = keys.for_hit(site, hit.visitor, hit.at, ZoneInfo(hit.timezone))
+                names.extend(hit_keys.keys)
+                args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
+                             hit_keys.visitors_ttl_seconds, hit.kind))
+            calls.append((names, args))
         with redis_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for site, indexes in by_site.items():
-                names, args = [keys.batch_marker(site, batch_id)], list(shared)
-                for index in indexes:
-                    hit = hits[index]
-                    hit_keys = keys.for_hit(site, hit.visitor, hit.at, ZoneInfo(hit.timezone))
-                    names.extend(hit_keys.keys)
-                    args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
-                                 hit_keys.visitors_ttl_seconds, hit.kind))
-                self._record_hits(keys=names, args=args, client=pipe)
-            replies = pipe.execute()
+            replies = self._evalsha_all(calls)
         outcomes = [""] * len(hits)
         for indexes, reply in zip(by_site.values(), replies):
             for position, index in enumerate(indexes):
                 outcomes[index] = "duplicate" if reply == b"duplicate" else reply[position].decode()
         return outcomes
+
+    def _evalsha_all(self, calls: list[tuple[list, list]]) -> list:
+        """Run record_hits.lua once per call, all in one round trip.
+
+        EVALSHA straight away (no SCRIPT EXISTS first); on NOSCRIPT (a restarted or new node)
+        the script is loaded and the calls repeated: the batch markers make that repeat safe.
+        """
+        for attempt in range(2):
+            try:
+                if len(calls) == 1:
+                    names, args = calls[0]
+                    return [self.redis.evalsha(self._sha, len(names), *names, *args)]
+                pipe = self.redis.pipeline(transaction=False)
+                for names, args in calls:
+                    pipe.evalsha(self._sha, len(names), *names, *args)
+                return pipe.execute()
+            except NoScriptError:
+                if attempt:
+                    raise
+                self.redis.script_load(self._lua)  # on Redis Cluster: on every primary
+        raise AssertionError("unreachable")
 
     # --- reads --------------------------------------------------------------------------
 
@@ -258,6 +315,50 @@ class CounterStore:
             pipe.lrange(keys.baseline_log(site_id), 0, -1)
             current, log = pipe.execute()
         return {m: _int(v) for m, v in zip(METRICS, current)}, [json.loads(e) for e in log]
+
+
+def connect(url: str, timeout_seconds: float):
+    """A redis-py client for ``url`` (see CounterStore.from_url) with bounded waits."""
+    from urllib.parse import unquote, urlsplit
+
+    options = dict(
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        health_check_interval=30,
+        # One immediate retry heals a pooled connection that died with a Redis restart;
+        # more would multiply the wait of a hit during an outage.
+        retry=Retry(NoBackoff(), 1),
+    )
+    scheme, _, rest = url.partition("://")
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        from redis.cluster import ClusterNode, RedisCluster
+
+        parts = urlsplit(f"redis://{rest}")
+        nodes = [ClusterNode(*_host_port(n, 6379)) for n in parts.netloc.rpartition("@")[2].split(",")]
+        return RedisCluster(startup_nodes=nodes, ssl=scheme.startswith("rediss"),
+                            password=unquote(parts.password) if parts.password else None,
+                            require_full_coverage=True, **options)
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        from redis.sentinel import Sentinel
+
+        parts = urlsplit(f"redis://{rest}")
+        path = [p for p in parts.path.split("/") if p]
+        if not path:
+            raise ValueError("redis+sentinel:// needs the master name: redis+sentinel://host:26379/mymaster")
+        nodes = [_host_port(n, 26379) for n in parts.netloc.rpartition("@")[2].split(",")]
+        sentinel = Sentinel(nodes, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+        return sentinel.master_for(path[0], db=int(path[1]) if len(path) > 1 else 0, ssl=scheme.startswith("rediss"),
+                                   password=unquote(parts.password) if parts.password else None, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def _host_port(node: str, default_port: int) -> tuple[str, int]:
+    host, _, port = node.rpartition(":") if ":" in node else (node, "", str(default_port))
+    return host.strip("[]"), int(port or default_port)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 def _int(value) -> int:

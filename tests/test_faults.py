@@ -221,3 +221,31 @@ def test_sigterm_during_outage_spills_and_replays(own_redis, tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert redis.Redis.from_url(own_redis.url).ping()
+
+
+@pytest.mark.parametrize(("policy", "appendonly", "ready", "says"), [
+    ("noeviction", "yes", True, None),
+    ("volatile-lru", "yes", True, "sessions and presence may be evicted"),
+    ("allkeys-lru", "yes", False, "deletes all-time counters"),
+    ("noeviction", "no", True, "AOF persistence is off"),
+])
+def test_eviction_guard(make_app, own_redis, caplog, policy, appendonly, ready, says):
+    """A Redis that may evict all-time counters makes /readyz 503 and is logged at start."""
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.config_set("maxmemory-policy", policy)
+    admin.config_set("appendonly", appendonly)
+    service_log = __import__("logging").getLogger("service")
+    service_log.addHandler(caplog.handler)  # the service logger does not propagate to the root
+    try:
+        app = make_app()
+    finally:
+        service_log.removeHandler(caplog.handler)
+    response = app.test_client().get("/readyz")
+    assert (response.status_code == 200) is ready
+    details = response.get_json()["durability"]
+    messages = details["errors"] + details["warnings"]
+    if says:
+        assert any(says in m for m in messages)
+        assert says in caplog.text
+    else:
+        assert messages == []
