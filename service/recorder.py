@@ -123,6 +123,9 @@ class BufferedRecorder:
                 pause = 0.0
             except StorageUnavailable:
                 pause = min(RETRY_MAX_SECONDS, max(0.05, pause * 2))
+            except Exception:  # never let the flusher die: the buffer would only grow
+                log.exception("flushing buffered hits failed")
+                pause = RETRY_MAX_SECONDS
 
     def flush_once(self) -> int:
         """Write every waiting batch and hit; answer how many were written, or raise."""
@@ -164,6 +167,9 @@ class BufferedRecorder:
             try:
                 self.flush_once()
             except StorageUnavailable:
+                time.sleep(0.1)
+            except Exception:
+                log.exception("flushing buffered hits failed")
                 time.sleep(0.1)
         return not self._size
 

@@ -6,6 +6,8 @@ import dataclasses
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel",
+                 "rediss+sentinel")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -18,7 +20,8 @@ class Settings:
     """Every knob of the service; each field is also an environment variable."""
 
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
-    """Where the counters live: redis://, rediss:// or unix:// (socket)."""
+    """Where the counters live: redis://, rediss://, unix:// (socket), redis+cluster://host:port,...
+    (Redis Cluster) or redis+sentinel://host:port,.../mastername (Sentinel)."""
 
     ADMIN_TOKEN: str = ""
     """Bearer token for the admin API; empty disables admin calls (403)."""
@@ -95,8 +98,11 @@ class Settings:
             if not ok:
                 raise SettingsError(f"{name}={getattr(self, name)!r}: {why}")
 
-        need(self.REDIS_URL.split("://")[0] in ("redis", "rediss", "unix"), "REDIS_URL",
-             "must start with redis://, rediss:// or unix://")
+        need(self.REDIS_URL.split("://")[0] in REDIS_SCHEMES, "REDIS_URL",
+             "must start with " + ", ".join(f"{s}://" for s in REDIS_SCHEMES))
+        need(not self.REDIS_URL.split("://")[0].endswith("sentinel") or
+             len([p for p in self.REDIS_URL.split("://", 1)[1].split("/")[1:] if p]) >= 1,
+             "REDIS_URL", "a sentinel URL names the master: redis+sentinel://host:26379/mymaster")
         need(1 <= self.ONLINE_WINDOW_SECONDS <= 86400, "ONLINE_WINDOW_SECONDS", "must be 1 to 86400 seconds")
         need(1 <= self.VISIT_TIMEOUT_SECONDS <= 86400, "VISIT_TIMEOUT_SECONDS", "must be 1 to 86400 seconds")
         try:

@@ -80,6 +80,7 @@ class CounterStore:
         self._salts: dict[date, bytes] = {}
         self._fallback_salts: dict[date, bytes] = {}
         self._salt_lock = threading.Lock()
+        self.is_cluster = isinstance(client, redis.RedisCluster)
 
     @classmethod
     def from_url(cls, url: str, limits: Limits, timeout_seconds: float = 0.25) -> CounterStore:
@@ -232,9 +233,9 @@ class CounterStore:
         """
         for attempt in range(2):
             try:
-                if len(calls) == 1:
-                    names, args = calls[0]
-                    return [self.redis.evalsha(self._sha, len(names), *names, *args)]
+                if len(calls) == 1 or self.is_cluster:
+                    # Redis Cluster pipelines refuse EVALSHA: one call per site, each one round trip.
+                    return [self.redis.evalsha(self._sha, len(names), *names, *args) for names, args in calls]
                 pipe = self.redis.pipeline(transaction=False)
                 for names, args in calls:
                     pipe.evalsha(self._sha, len(names), *names, *args)

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,8 +12,8 @@ from service.redis_process import free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters
+from .servers import request, start_gunicorn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_threads_count_exactly(app, redis_url):
@@ -42,35 +37,12 @@ def test_threads_count_exactly(app, redis_url):
     assert c["total"]["pageviews"] == 2000
 
 
-def request(url, body=None, headers=None, method=None):
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    with urllib.request.urlopen(req, timeout=10) as response:
-        return response.status, response.read()
-
-
 @pytest.fixture
 def gunicorn(redis_url, tmp_path):
     """The service under gunicorn with the shipped config and two workers."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
-           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-           "COUNTERS_CACHE_SECONDS": "0", "SITE_CACHE_SECONDS": "0", "JOURNAL_DIR": str(tmp_path / "journal"),
-           "REDIS_TIMEOUT_SECONDS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config", "service:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            request(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
-    yield base
+    process = start_gunicorn(redis_url, tmp_path, port, SITE_CACHE_SECONDS="0")
+    yield f"http://127.0.0.1:{port}"
     process.send_signal(signal.SIGTERM)
     process.wait(20)
 

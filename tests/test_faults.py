@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +18,7 @@ from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters, hit
+from .servers import request, start_gunicorn
 
 ANSWER_BOUND_SECONDS = 1.0
 """Worst answer time allowed for a hit while Redis is away (timeout 0.25 s, one retry)."""
@@ -161,31 +158,6 @@ def test_full_buffer_drops_new_hits_and_counts_them(make_app, own_redis):
     own_redis.start()
     assert app.extensions["recorder"].flush()
     assert counters(client)["total"]["pageviews"] == 100
-
-
-def request(url, body=None, headers=None, method=None):
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    with urllib.request.urlopen(req, timeout=10) as response:
-        return response.status, response.read()
-
-
-def start_gunicorn(redis_url, tmp_path, port):
-    env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
-           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-           "JOURNAL_DIR": str(tmp_path / "journal"), "SITE_CACHE_SECONDS": "300", "COUNTERS_CACHE_SECONDS": "0",
-           "REDIS_TIMEOUT_SECONDS": "1"}  # a loaded 2-core CI box must not time out the warm-up
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config",
-                                "service:create_app()"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=(tmp_path / f"gunicorn-{port}.log").open("ab"))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            request(f"http://127.0.0.1:{port}/healthz")
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("gunicorn did not start: " + (tmp_path / f"gunicorn-{port}.log").read_text()[-3000:])
 
 
 def test_sigterm_during_outage_spills_and_replays(own_redis, tmp_path):

@@ -1,0 +1,41 @@
+"""Run the service the way the image does (gunicorn with the shipped config) for tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .conftest import ADMIN_TOKEN
+
+
+def request(url, body=None, headers=None, method=None):
+    """Send one HTTP request; answer (status, body). Raises urllib's HTTPError on 4xx/5xx."""
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return response.status, response.read()
+
+
+def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> subprocess.Popen:
+    """Start `gunicorn -c python:service.gunicorn_config 'service:create_app()'` with two workers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"gunicorn-{port}.log"
+    env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
+           "BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+           "JOURNAL_DIR": str(folder / "journal"), "SITE_CACHE_SECONDS": "300", "COUNTERS_CACHE_SECONDS": "0",
+           # A loaded 2-core CI box must not time out the warm-up requests.
+           "REDIS_TIMEOUT_SECONDS": "1", **env_overrides}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config",
+                                "service:create_app()"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            request(f"http://127.0.0.1:{port}/healthz")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not start: " + log.read_text()[-3000:])
