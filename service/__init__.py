@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         online_window_seconds=settings.ONLINE_WINDOW_SECONDS,
         visit_timeout_seconds=settings.VISIT_TIMEOUT_SECONDS,
         visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
+        address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
     ), timeout_seconds=settings.REDIS_TIMEOUT_SECONDS)
     app.extensions["settings"] = settings
     app.extensions["store"] = store

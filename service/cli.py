@@ -35,6 +35,7 @@ def load_settings() -> Settings:
 def open_store(settings: Settings) -> CounterStore:
     return CounterStore.from_url(settings.REDIS_URL, Limits(
         settings.ONLINE_WINDOW_SECONDS, settings.VISIT_TIMEOUT_SECONDS, settings.VISITOR_HITS_PER_MINUTE,
+        settings.IP_HITS_PER_MINUTE,
     ), timeout_seconds=max(settings.REDIS_TIMEOUT_SECONDS, 2.0))
 
 

@@ -24,6 +24,9 @@ key                                   type    content / lifetime
                                               at last hit + visit timeout
 ``va:{s}:r:<visitor>:<minute>``       string  hits of a visitor in one minute; expires
                                               2 minutes after that minute
+``va:{s}:ip:<address>:<minute>``      string  hits from one client address (hashed with the
+                                              day's salt) in one minute; expires 2 minutes
+                                              after that minute
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
@@ -126,8 +129,8 @@ class HitKeys:
     visitors_ttl_seconds: int
 
 
-def for_hit(site: str, visitor: str, now: datetime, tz: ZoneInfo) -> HitKeys:
-    """Name the keys one hit at ``now`` touches."""
+def for_hit(site: str, visitor: str, client: str, now: datetime, tz: ZoneInfo) -> HitKeys:
+    """Name the keys one hit at ``now`` from ``visitor`` at (hashed) address ``client`` touches."""
     day = local_day(now, tz)
     minute = int(now.timestamp()) // 60
     prefix = site_prefix(site)
@@ -139,6 +142,7 @@ def for_hit(site: str, visitor: str, now: datetime, tz: ZoneInfo) -> HitKeys:
             history(site, day),
             f"{prefix}:u:{day.isoformat()}",
             total(site),
+            f"{prefix}:ip:{client}:{minute}",
         ),
         day_fields=(day_field(day, "v"), day_field(day, "p"), day_field(day, "u")),
         visitors_ttl_seconds=max(60, visitors_deadline(day, tz) - int(now.timestamp())),

@@ -64,17 +64,21 @@ class BufferedRecorder:
         self._pid = os.getpid()
         self._closed = False
         self._claimed: list[Path] = []
+        self._blocked: dict[tuple[str, str], float] = {}  # (site, address) -> unix s the block ends
         atexit.register(self.close)
 
     # --- the handler side ----------------------------------------------------------------
 
     def record(self, hit: Hit) -> str:
         """Count ``hit`` now or later; answer its outcome, 'queued', or 'dropped' when full."""
+        if self._blocked and self._blocked.get((hit.site, hit.client), 0) > hit.at.timestamp():
+            metrics.HITS.labels(outcome="ip_limited").inc()
+            return "ip_limited"
         if self.flush_interval_seconds <= 0 and not self._size:
             batch = Batch.new([hit])
             try:
                 outcome = self.store.record_hits(batch.hits, batch.id)[0]
-                metrics.HITS.labels(outcome=outcome).inc()
+                self._note(hit, outcome)
                 return outcome
             except StorageUnavailable:
                 metrics.REDIS_ERRORS.labels(operation="record").inc()
@@ -152,13 +156,22 @@ class BufferedRecorder:
                 metrics.REDIS_ERRORS.labels(operation="flush").inc()
                 raise
             metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
-            for outcome in outcomes:
-                metrics.HITS.labels(outcome=outcome).inc()
+            for hit, outcome in zip(batch.hits, outcomes):
+                self._note(hit, outcome)
             with self._lock:
                 self._batches.popleft()
                 self._size -= len(batch.hits)
                 metrics.BUFFER_DEPTH.set(self._size)
             written += len(batch.hits)
+
+    def _note(self, hit: Hit, outcome: str) -> None:
+        """Count an outcome; remember a flooding address until its minute ends."""
+        metrics.HITS.labels(outcome=outcome).inc()
+        if outcome == "ip_limited":
+            if len(self._blocked) > 10_000:
+                now = time.time()
+                self._blocked = {k: v for k, v in self._blocked.items() if v > now}
+            self._blocked[(hit.site, hit.client)] = (hit.at.timestamp() // 60 + 1) * 60
 
     def flush(self, timeout_seconds: float = 5.0) -> bool:
         """Write everything buffered now (tests, shutdown); True when the buffer is empty."""
@@ -244,9 +257,9 @@ class BufferedRecorder:
 
 
 def encode(hit: Hit) -> list:
-    return [hit.site, hit.visitor, hit.kind, int(hit.at.timestamp() * 1000), hit.timezone]
+    return [hit.site, hit.visitor, hit.kind, int(hit.at.timestamp() * 1000), hit.timezone, hit.client]
 
 
 def decode(row: list) -> Hit:
-    site, visitor, kind, at_ms, zone = row
-    return Hit(site, visitor, kind, datetime.fromtimestamp(at_ms / 1000, timezone.utc), zone)
+    site, visitor, kind, at_ms, zone, *client = row
+    return Hit(site, visitor, kind, datetime.fromtimestamp(at_ms / 1000, timezone.utc), zone, *client)

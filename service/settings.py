@@ -50,6 +50,10 @@ class Settings:
     VISITOR_HITS_PER_MINUTE: int = 60
     """Hits of one visitor beyond this in one minute are not counted (refresh floods)."""
 
+    IP_HITS_PER_MINUTE: int = 3000
+    """Hits one client address may send to one site in a minute before 429 (0: no limit).
+    Generous on purpose: a whole provincial department may share one address."""
+
     REDIS_TIMEOUT_SECONDS: float = 0.25
     """Connect and read timeout of every Redis call, so a hit never waits long."""
 
@@ -114,6 +118,7 @@ class Settings:
         need(0 <= self.COUNTERS_CACHE_SECONDS <= 3600, "COUNTERS_CACHE_SECONDS", "must be 0 to 3600")
         need(0 <= self.SITE_CACHE_SECONDS <= 3600, "SITE_CACHE_SECONDS", "must be 0 to 3600")
         need(self.VISITOR_HITS_PER_MINUTE >= 1, "VISITOR_HITS_PER_MINUTE", "must be at least 1")
+        need(self.IP_HITS_PER_MINUTE >= 0, "IP_HITS_PER_MINUTE", "must be 0 (no limit) or more")
         need(0 < self.REDIS_TIMEOUT_SECONDS <= 30, "REDIS_TIMEOUT_SECONDS", "must be above 0 and at most 30")
         need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
         need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")

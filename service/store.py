@@ -36,6 +36,8 @@ class Hit:
     kind: str
     at: datetime
     timezone: str
+    client: str = ""
+    """The client address hashed with the day's salt (for the per-address limit)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Limits:
     online_window_seconds: int
     visit_timeout_seconds: int
     visitor_hits_per_minute: int
+    address_hits_per_minute: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,13 +209,13 @@ class CounterStore:
             by_site.setdefault(hit.site, []).append(index)
         limits = self.limits
         shared = (limits.online_window_seconds * 1000, limits.visit_timeout_seconds * 1000,
-                  limits.visitor_hits_per_minute, keys.BATCH_MARKER_SECONDS)
+                  limits.visitor_hits_per_minute, keys.BATCH_MARKER_SECONDS, limits.address_hits_per_minute)
         calls = []
         for site, indexes in by_site.items():
             names, args = [keys.batch_marker(site, batch_id)], list(shared)
             for index in indexes:
                 hit = hits[index]
-                hit_keys = keys.for_hit(site, hit.visitor, hit.at, ZoneInfo(hit.timezone))
+                hit_keys = keys.for_hit(site, hit.visitor, hit.client, hit.at, ZoneInfo(hit.timezone))
                 names.extend(hit_keys.keys)
                 args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
                              hit_keys.visitors_ttl_seconds, hit.kind))

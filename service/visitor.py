@@ -10,3 +10,10 @@ def visitor_id(salt: bytes, site: str, address: str, user_agent: str) -> str:
     digest = hashlib.blake2b(digest_size=12, key=salt[:64])
     digest.update("\x00".join((site, address, user_agent)).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def address_id(salt: bytes, address: str) -> str:
+    """Hash a client address under the day's salt, for the per-address flood limit."""
+    digest = hashlib.blake2b(digest_size=8, key=salt[:64], person=b"address")
+    digest.update(address.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

@@ -341,3 +341,20 @@ def test_counters_cache_spares_redis(app_config, redis_client, travel):
         counters(client)
     after = redis_client.info("commandstats").get("cmdstat_zcount", {}).get("calls", 0)
     assert after == before
+
+
+def test_one_address_flooding_gets_429_with_retry_after(app_config, travel):
+    """Beyond IP_HITS_PER_MINUTE from one address: 429 with Retry-After, not counted; others unaffected."""
+    from service import create_app
+
+    client = create_app({**app_config, "IP_HITS_PER_MINUTE": 100}).test_client()
+    add_site(client)
+    answers = [hit(client, agent=CHROME.replace("131.0.0.0", f"131.0.{n}.0")) for n in range(110)]
+    assert [a.status_code for a in answers] == [204] * 100 + [429] * 10
+    refused = answers[-1]
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert refused.headers["Retry-After"] == "60"  # the clock stands at hh:mm:00
+    assert counters(client)["today"]["pageviews"] == 100
+    assert hit(client, ip="198.51.100.200").status_code == 204
+    travel.shift(timedelta(minutes=1))
+    assert hit(client).status_code == 204

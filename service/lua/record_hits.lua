@@ -2,18 +2,19 @@
 -- Every key is passed in KEYS (built by service/keys.py), so the script runs on Redis Cluster.
 --
 -- KEYS[1] batch marker (set once; a replayed batch finds it and changes nothing)
--- then for hit i (0-based), at k = 1 + 6*i:
+-- then for hit i (0-based), at k = 1 + 7*i:
 --   KEYS[k+1] online zset (visitor -> last seen ms)   KEYS[k+2] visitor's session (last hit ms)
 --   KEYS[k+3] visitor's hits in this minute            KEYS[k+4] history hash of the hit's month
 --   KEYS[k+5] the hit's day visitors HyperLogLog        KEYS[k+6] all-time totals hash
+--   KEYS[k+7] the client address's hits in this minute (address hashed like visitors)
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute allowed
--- ARGV[4] batch marker lifetime (s)
--- then for hit i, at a = 4 + 7*i:
+-- ARGV[4] batch marker lifetime (s)   ARGV[5] hits a minute one address may send (0: no limit)
+-- then for hit i, at a = 5 + 7*i:
 --   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)
 --   ARGV[a+3] day visits field   ARGV[a+4] day pageviews field   ARGV[a+5] day visitors field
 --   ARGV[a+6] seconds the day's visitor set must still live   ARGV[a+7] 'pageview' or 'ping'
 -- Returns 'duplicate', or one outcome per hit: 'visit' (a new visit began), 'pageview',
--- 'ping' or 'rate_limited'.
+-- 'ping', 'rate_limited' (one visitor refreshing too fast) or 'ip_limited' (one address flooding).
 --
 -- Lifetimes are relative (EXPIRE, PX), measured from the hit: the service's clock picks the
 -- period, and a Redis whose clock disagrees (or a hit replayed late) never drops a key early.
@@ -23,12 +24,23 @@ if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[4]) then
 end
 
 local window, timeout, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local address_cap = tonumber(ARGV[5])
 local outcomes = {}
 
 local function count(k, a)
-  local online, session, minute, month, day_visitors, total =
-    KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6]
+  local online, session, minute, month, day_visitors, total, address =
+    KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6], KEYS[k+7]
   local visitor, now = ARGV[a+1], tonumber(ARGV[a+2])
+
+  if address_cap > 0 then
+    local sent = redis.call('INCR', address)
+    if sent == 1 then
+      redis.call('EXPIRE', address, 120)
+    end
+    if sent > address_cap then
+      return 'ip_limited'
+    end
+  end
 
   -- Presence: keep the newest time seen, drop members that left the window.
   redis.call('ZADD', online, 'GT', now, visitor)
@@ -76,7 +88,7 @@ local function count(k, a)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 1) / 6 - 1 do
-  outcomes[#outcomes + 1] = count(1 + 6 * i, 4 + 7 * i)
+for i = 0, (#KEYS - 1) / 7 - 1 do
+  outcomes[#outcomes + 1] = count(1 + 7 * i, 5 + 7 * i)
 end
 return outcomes

@@ -10,10 +10,10 @@ from .. import metrics
 from ..beacon import Beacon
 from ..context import clock, lookup_site, recorder, store
 from ..cors import allow_any_origin
-from ..errors import ApiError
+from ..errors import ApiError, TooManyRequests
 from ..filters import drop_reason
 from ..store import Hit
-from ..visitor import visitor_id
+from ..visitor import address_id, visitor_id
 
 bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)
@@ -51,9 +51,14 @@ def ingest(parse) -> str | None:
         return reason
     now = clock()
     user_agent = request.headers.get("User-Agent", "")
+    address = request.remote_addr or ""
     salt = store().salt(now.astimezone(site.tz).date(), now)
-    visitor = visitor_id(salt, site.id, request.remote_addr or "", user_agent)
-    outcome = recorder().record(Hit(site.id, visitor, beacon.kind, now, site.timezone))
+    hit = Hit(site.id, visitor_id(salt, site.id, address, user_agent), beacon.kind, now, site.timezone,
+              address_id(salt, address))
+    outcome = recorder().record(hit)
+    if outcome == "ip_limited":
+        retry_after = 60 - int(now.timestamp()) % 60
+        raise TooManyRequests("too many hits from one address; slow down", **{"Retry-After": str(retry_after)})
     return outcome if outcome in NOT_COUNTED else None
 
 
