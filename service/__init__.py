@@ -53,6 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("CLOCK", utc_now)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.sort_keys = False
+    # "//" in a path is a 404 in the JSON envelope, not an HTML redirect to a merged path.
+    app.url_map.merge_slashes = False
 
     logs.configure(settings.LOG_LEVEL)
     store = CounterStore.from_url(settings.REDIS_URL, Limits(

@@ -40,10 +40,7 @@ class Beacon:
         raw = read_at_most(request.stream, MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             raise BodyTooLarge(f"a hit body is at most {MAX_BODY_BYTES} bytes")
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("body is not valid UTF-8 JSON") from None
+        body = parse_json(raw)
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
         return cls.from_fields(body.get("site"), body.get("url"), body.get("referrer"), body.get("type"))
@@ -64,6 +61,14 @@ class Beacon:
         if kind not in KINDS:
             raise BadRequest("type must be 'pageview' or 'ping'")
         return cls(site=site, url=url, host=host, kind=kind, referrer=referrer or None)
+
+
+def parse_json(raw: bytes) -> object:
+    """Decode a UTF-8 JSON body, or BadRequest (also for nesting deep enough to exhaust the stack)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("body is not valid UTF-8 JSON") from None
 
 
 def read_at_most(stream, limit: int) -> bytes:

@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, request
 
 from ..context import clock, forget_site, lookup_site, settings, store
 from ..errors import AdminDisabled, BadRequest, Unauthorized, UnknownSite
+from ..beacon import parse_json
 from ..sites import Site, valid_site_id
 from ..store import METRICS
 
@@ -42,10 +43,11 @@ def site_id_arg(view):
 
 
 def json_body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
+    """The request's JSON body (any content type; curl -d sends form encoding), or BadRequest."""
+    raw = request.get_data(cache=False)
+    if not raw:
         raise BadRequest("body must be JSON (Content-Type: application/json)")
-    return body
+    return parse_json(raw)
 
 
 @bp.put("/<site_id>")
@@ -128,7 +130,7 @@ def history(site_id: str):
     """One row per local day, oldest first, ending today."""
     site = lookup_site(site_id)
     raw = request.args.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY_DAYS:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= MAX_HISTORY_DAYS:
         raise BadRequest(f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}")
     today = clock().astimezone(site.tz).date()
     days = [today - timedelta(days=n) for n in range(int(raw) - 1, -1, -1)]
