@@ -45,7 +45,6 @@ class CounterCache:
                 numbers = self.store.read_counters(site, now, self.week_start)
                 numbers["as_of"] = now.astimezone(site.tz).isoformat(timespec="seconds")
             except StorageUnavailable:
-                metrics.REDIS_ERRORS.labels(operation="counters").inc()
                 if site.id in self.last_known:
                     metrics.COUNTERS_CACHE.labels(result="stale").inc()
                     return self.last_known[site.id], True

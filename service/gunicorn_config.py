@@ -20,10 +20,25 @@ keepalive = 5            # seconds an idle keep-alive connection stays open
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None   # the app logs requests itself
+accesslog = None         # the app logs requests itself (ACCESS_LOG=1), as JSON, without addresses
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines (start, worker boot/exit, timeouts) as JSON too, like the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                            "rename_fields": {"levelname": "level", "asctime": "time"}}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+                "gunicorn.access": {"handlers": [], "propagate": False}},
+}
 proc_name = "visitor-analytics"
+# gunicorn 23+ opens a control socket in $HOME: several instances on one host would share it,
+# and the image's user has no home. Nothing here uses it.
+control_socket_disable = True
 
 
 def on_starting(server):

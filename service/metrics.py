@@ -21,6 +21,8 @@ FLUSH_SECONDS = Histogram("va_flush_duration_seconds", "Time to write one batch 
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 COUNTERS_CACHE = Counter("va_counters_cache_total", "Counters reads by cache result (hit, miss, stale).",
                          ["result"])
+REDIS_SECONDS = Histogram("va_redis_seconds", "Time of one Redis round trip, by operation.", ["operation"],
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed or timed out, by operation.",
                        ["operation"])
 

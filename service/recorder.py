@@ -81,7 +81,6 @@ class BufferedRecorder:
                 self._note(hit, outcome)
                 return outcome
             except StorageUnavailable:
-                metrics.REDIS_ERRORS.labels(operation="record").inc()
                 # The write may have landed before the timeout: retry under the same id.
                 return self._enqueue(batch=batch)
         return self._enqueue(hit=hit)
@@ -150,11 +149,7 @@ class BufferedRecorder:
                     self._drop_claimed_journals()
                     return written
             started = time.perf_counter()
-            try:
-                outcomes = self.store.record_hits(batch.hits, batch.id)
-            except StorageUnavailable:
-                metrics.REDIS_ERRORS.labels(operation="flush").inc()
-                raise
+            outcomes = self.store.record_hits(batch.hits, batch.id)  # StorageUnavailable: keep it
             metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
             for hit, outcome in zip(batch.hits, outcomes):
                 self._note(hit, outcome)

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import secrets
 import threading
+import time
 from datetime import date, datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.retry import Retry
 
-from . import keys
+from . import keys, metrics
 from .errors import StorageUnavailable
 from .sites import Site
 
@@ -64,12 +65,15 @@ class Durability:
 
 
 @contextlib.contextmanager
-def redis_errors():
-    """Turn any Redis failure into StorageUnavailable (503 for a client, a retry for the buffer)."""
+def redis_errors(operation: str = "other"):
+    """Time a Redis round trip; turn any failure into StorageUnavailable (503, or a retry for the buffer)."""
+    started = time.perf_counter()
     try:
         yield
     except RedisError as exc:
+        metrics.REDIS_ERRORS.labels(operation=operation).inc()
         raise StorageUnavailable() from exc
+    metrics.REDIS_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
 
 
 class CounterStore:
@@ -134,7 +138,7 @@ class CounterStore:
 
     def get_site(self, site_id: str) -> Site | None:
         """Read a site's settings, or None when it is not registered."""
-        with redis_errors():
+        with redis_errors("site"):
             raw = self.redis.hgetall(keys.config(site_id))
         if not raw:
             return None
@@ -220,7 +224,7 @@ class CounterStore:
                 args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
                              hit_keys.visitors_ttl_seconds, hit.kind))
             calls.append((names, args))
-        with redis_errors():
+        with redis_errors("record"):
             replies = self._evalsha_all(calls)
         outcomes = [""] * len(hits)
         for indexes, reply in zip(by_site.values(), replies):
@@ -257,7 +261,7 @@ class CounterStore:
         today = keys.local_day(now, tz)
         week = keys.week_days(today, week_start)
         now_ms = int(now.timestamp() * 1000)
-        with redis_errors():
+        with redis_errors("counters"):
             pipe = self.redis.pipeline(transaction=False)
             pipe.zcount(keys.online(site.id), now_ms - self.limits.online_window_seconds * 1000, "+inf")
             self._queue_days(pipe, site.id, week)
