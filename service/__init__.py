@@ -41,7 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .caches import TtlCache
     from .counter_cache import CounterCache
     from .recorder import BufferedRecorder
-    from .routes import admin, counters, ingest, ops
+    from .routes import admin, counters, docs, ingest, ops
     from .settings import Settings
     from .store import CounterStore, Limits
 
@@ -79,7 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     if settings.TRUSTED_PROXIES:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)
 
-    for blueprint in (ingest.bp, counters.bp, admin.bp, ops.bp, embeds.bp):
+    for blueprint in (ingest.bp, counters.bp, admin.bp, ops.bp, docs.bp, embeds.bp):
         app.register_blueprint(blueprint)
     if os.environ.get("VA_BENCH_FLOOR") == "1":  # bench/ only: the baseline route of the ratio
         from .routes import floor

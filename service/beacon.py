@@ -97,6 +97,8 @@ def page_host(url: object) -> str:
         raise BadRequest("url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise BadRequest("url must be an absolute http(s) URL")
+    if "[" in parts.netloc and ":" not in hostname:  # [v1.x]: an IPvFuture literal, not a host
+        raise BadRequest("url has an invalid host name")
     host = normalize_host(hostname)
     if host is None:
         raise BadRequest("url has an invalid host name")

@@ -32,7 +32,9 @@ def hit():
 
 @bp.get("/api/v1/hit.gif")
 def pixel():
-    """Count a page view from the <noscript> image."""
+    """Count a page view from the <noscript> image (a HEAD request only checks it is there)."""
+    if request.method == "HEAD":
+        return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
     reason = ingest(lambda: Beacon.from_query(request.args))
     headers = {"Cache-Control": "no-store", **_outcome_headers(reason)}
     return Response(PIXEL, mimetype="image/gif", headers=headers)
