@@ -154,20 +154,21 @@ class CounterStore:
         return created
 
     def delete_site(self, site_id: str, purge: bool = False) -> bool:
-        """Remove a site's settings (and with ``purge`` all its data); False when unknown."""
-        with redis_errors():
+        """Remove a site's settings (and with ``purge`` all its data); False when nothing was there."""
+        with redis_errors("site"):
             existed = bool(self.redis.delete(keys.config(site_id)))
             self.redis.srem(keys.SITES, site_id)
             if purge:
+                # Also for a site removed earlier without purge: its numbers are still kept.
                 pattern = keys.site_prefix(site_id).replace("{", "\\{").replace("}", "\\}") + ":*"
-                batch = []
+                batch: list = []
                 for key in self.redis.scan_iter(match=pattern, count=500):
                     batch.append(key)
                     if len(batch) >= 500:
-                        self.redis.delete(*batch)
+                        existed = bool(self.redis.delete(*batch)) or existed
                         batch.clear()
                 if batch:
-                    self.redis.delete(*batch)
+                    existed = bool(self.redis.delete(*batch)) or existed
         return existed
 
     def list_sites(self) -> list[str]:

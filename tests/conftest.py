@@ -57,3 +57,29 @@ def client(app):
 @pytest.fixture
 def admin_headers() -> dict:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def gunicorn_processes():
+    """Start gunicorn instances for a test; any still running at its end are stopped (by PID)."""
+    import signal
+    import subprocess
+
+    from .servers import start_gunicorn
+
+    started: list[subprocess.Popen] = []
+
+    def start(*args, **kwargs) -> subprocess.Popen:
+        process = start_gunicorn(*args, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

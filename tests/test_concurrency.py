@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,7 +11,7 @@ from service.redis_process import free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters
-from .servers import request, start_gunicorn
+from .servers import request
 
 
 
@@ -38,13 +37,11 @@ def test_threads_count_exactly(app, redis_url):
 
 
 @pytest.fixture
-def gunicorn(redis_url, tmp_path):
+def gunicorn(redis_url, tmp_path, gunicorn_processes):
     """The service under gunicorn with the shipped config and two workers."""
     port = free_port()
-    process = start_gunicorn(redis_url, tmp_path, port, SITE_CACHE_SECONDS="0")
-    yield f"http://127.0.0.1:{port}"
-    process.send_signal(signal.SIGTERM)
-    process.wait(20)
+    gunicorn_processes(redis_url, tmp_path, port, SITE_CACHE_SECONDS="0")
+    return f"http://127.0.0.1:{port}"
 
 
 def test_gunicorn_workers_count_exactly(gunicorn):

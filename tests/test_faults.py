@@ -18,7 +18,7 @@ from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters, hit
-from .servers import request, start_gunicorn
+from .servers import request
 
 ANSWER_BOUND_SECONDS = 1.0
 """Worst answer time allowed for a hit while Redis is away (timeout 0.25 s, one retry)."""
@@ -169,11 +169,11 @@ def test_full_buffer_drops_new_hits_and_counts_them(make_app, own_redis):
     assert counters(client)["total"]["pageviews"] == 100
 
 
-def test_sigterm_during_outage_spills_and_replays(own_redis, tmp_path):
+def test_sigterm_during_outage_spills_and_replays(own_redis, tmp_path, gunicorn_processes):
     """The service stopped with SIGTERM while Redis is down loses nothing: the next start counts it all."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = start_gunicorn(own_redis.url, tmp_path, port)
+    process = gunicorn_processes(own_redis.url, tmp_path, port)
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
     request(base + "/api/v1/sites/travinh", json.dumps({"domains": ["travinh.gov.vn"]}).encode(), auth, "PUT")
     body = json.dumps({"site": "travinh", "url": "https://travinh.gov.vn/"}).encode()
@@ -187,7 +187,7 @@ def test_sigterm_during_outage_spills_and_replays(own_redis, tmp_path):
     process.wait(60)
     assert list((tmp_path / "journal").glob("journal-*.jsonl"))
     own_redis.start()
-    process = start_gunicorn(own_redis.url, tmp_path, port)
+    process = gunicorn_processes(own_redis.url, tmp_path, port)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from service.redis_process import RedisProcess, free_port, redis_server_binary
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, add_site, counters, hit
-from .servers import request, start_gunicorn
+from .servers import request
 
 
 def redis_cli() -> str:
@@ -196,7 +196,7 @@ def test_sentinel_failover_under_a_stream_of_hits(sentinel, tmp_path):
     assert len(statuses) - 5 <= total <= len(statuses)
 
 
-def test_two_instances_over_one_cluster_count_exactly(cluster, tmp_path):
+def test_two_instances_over_one_cluster_count_exactly(cluster, tmp_path, gunicorn_processes):
     """Two service instances on one Redis Cluster, hits spread over both, count every hit once."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -204,24 +204,20 @@ def test_two_instances_over_one_cluster_count_exactly(cluster, tmp_path):
         redis.Redis(port=node.port).flushall()
     url = f"redis+cluster://127.0.0.1:{cluster[0].port}"
     ports = [free_port(), free_port()]
-    processes = [start_gunicorn(url, tmp_path / f"i{n}", port) for n, port in enumerate(ports)]
-    try:
-        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
-        request(f"http://127.0.0.1:{ports[0]}/api/v1/sites/travinh",
-                json.dumps({"domains": ["travinh.gov.vn"]}).encode(), auth, "PUT")
-        body = json.dumps({"site": "travinh", "url": "https://travinh.gov.vn/"}).encode()
+    for n, port in enumerate(ports):
+        gunicorn_processes(url, tmp_path / f"i{n}", port)
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    request(f"http://127.0.0.1:{ports[0]}/api/v1/sites/travinh",
+            json.dumps({"domains": ["travinh.gov.vn"]}).encode(), auth, "PUT")
+    body = json.dumps({"site": "travinh", "url": "https://travinh.gov.vn/"}).encode()
 
-        def send(n):
-            agent = f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0.0.{n % 100} Safari/537.36"
-            return request(f"http://127.0.0.1:{ports[n % 2]}/api/v1/hit", body, {"User-Agent": agent})[0]
+    def send(n):
+        agent = f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0.0.{n % 100} Safari/537.36"
+        return request(f"http://127.0.0.1:{ports[n % 2]}/api/v1/hit", body, {"User-Agent": agent})[0]
 
-        with ThreadPoolExecutor(16) as pool:
-            statuses = list(pool.map(send, range(2000)))
-        assert statuses.count(204) == 2000
-        for port in ports:
-            body_read = json.loads(request(f"http://127.0.0.1:{port}/api/v1/sites/travinh/counters")[1])
-            assert (body_read["total"]["pageviews"], body_read["total"]["visits"]) == (2000, 100)
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(2000)))
+    assert statuses.count(204) == 2000
+    for port in ports:
+        body_read = json.loads(request(f"http://127.0.0.1:{port}/api/v1/sites/travinh/counters")[1])
+        assert (body_read["total"]["pageviews"], body_read["total"]["visits"]) == (2000, 100)

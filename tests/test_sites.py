@@ -47,3 +47,13 @@ def test_delete_with_purge_erases_everything(client, redis_client):
     assert [k for k in redis_client.keys("*") if b"{other}" in k]
     add_site(client)
     assert counters(client)["total"]["pageviews"] == 0
+
+
+def test_purge_after_plain_delete_erases_the_kept_numbers(client, redis_client):
+    """A site removed without purge can still be purged later: 204, and its numbers are gone."""
+    add_site(client)
+    hit(client)
+    assert client.delete("/api/v1/sites/travinh", headers=ADMIN).status_code == 204
+    assert client.delete("/api/v1/sites/travinh?purge=true", headers=ADMIN).status_code == 204
+    assert not [k for k in redis_client.keys("*") if b"{travinh}" in k]
+    assert client.delete("/api/v1/sites/travinh?purge=true", headers=ADMIN).status_code == 404
