@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from urllib.parse import urlsplit
 
 from flask import Request
@@ -14,6 +15,7 @@ from .sites import normalize_host, valid_site_id
 MAX_BODY_BYTES = 4096
 MAX_URL_CHARS = 2048
 KINDS = ("pageview", "ping")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 JSON_TYPES = ("", "text/plain", "application/json", "application/x-www-form-urlencoded")
 """Content types a hit's JSON body may arrive with: sendBeacon sends text/plain (no CORS
 preflight), fetch may send application/json, and curl -d or urllib default to form encoding."""
@@ -87,7 +89,7 @@ def page_host(url: object) -> str:
     """The normalized host of an absolute http(s) page URL, or BadRequest."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise BadRequest(f"url must be an absolute http(s) URL of at most {MAX_URL_CHARS} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+    if CONTROL_CHARACTERS.search(url):
         raise BadRequest("url contains control characters")
     try:
         parts = urlsplit(url)

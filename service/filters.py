@@ -15,7 +15,7 @@ MAX_USER_AGENT_CHARS = 1024
 PREFETCH_HEADERS = ("Sec-Purpose", "Purpose", "X-Purpose", "X-Moz")
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=65536)  # ~10 MB per worker; a new agent costs 0.2-0.5 ms
 def is_crawler(user_agent: str) -> bool:
     """Tell whether a User-Agent is a crawler or headless browser (cached: the regex is slow)."""
     return CrawlerDetect().is_crawler(user_agent)

@@ -41,6 +41,7 @@ one visitor per day); week and total visitors are sums of days.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -131,19 +132,32 @@ class HitKeys:
 
 def for_hit(site: str, visitor: str, client: str, now: datetime, tz: ZoneInfo) -> HitKeys:
     """Name the keys one hit at ``now`` from ``visitor`` at (hashed) address ``client`` touches."""
-    day = local_day(now, tz)
-    minute = int(now.timestamp()) // 60
-    prefix = site_prefix(site)
+    seconds = int(now.timestamp())
+    day = _site_day(site, tz, now.astimezone(tz).date())
+    prefix = day.prefix
+    minute = seconds // 60
     return HitKeys(
-        keys=(
-            online(site),
-            f"{prefix}:s:{visitor}",
-            f"{prefix}:r:{visitor}:{minute}",
-            history(site, day),
-            f"{prefix}:u:{day.isoformat()}",
-            total(site),
-            f"{prefix}:ip:{client}:{minute}",
-        ),
-        day_fields=(day_field(day, "v"), day_field(day, "p"), day_field(day, "u")),
-        visitors_ttl_seconds=max(60, visitors_deadline(day, tz) - int(now.timestamp())),
+        keys=(day.online, f"{prefix}:s:{visitor}", f"{prefix}:r:{visitor}:{minute}", day.history,
+              day.visitors, day.total, f"{prefix}:ip:{client}:{minute}"),
+        day_fields=day.fields,
+        visitors_ttl_seconds=max(60, day.visitors_deadline - seconds),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _SiteDay:
+    prefix: str
+    online: str
+    history: str
+    visitors: str
+    total: str
+    fields: tuple[str, str, str]
+    visitors_deadline: int
+
+
+@functools.lru_cache(maxsize=1024)
+def _site_day(site: str, tz: ZoneInfo, day: date) -> _SiteDay:
+    """The key names and deadline shared by every hit of a site on one local day (cached)."""
+    return _SiteDay(site_prefix(site), online(site), history(site, day), f"{site_prefix(site)}:u:{day.isoformat()}",
+                    total(site), (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")),
+                    visitors_deadline(day, tz))

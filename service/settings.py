@@ -57,9 +57,10 @@ class Settings:
     REDIS_TIMEOUT_SECONDS: float = 0.25
     """Connect and read timeout of every Redis call, so a hit never waits long."""
 
-    FLUSH_INTERVAL_MS: int = 0
-    """0: write each hit before answering (buffer only while Redis is away); above 0: answer at
-    once and write buffered hits in one round trip per batch every this many ms."""
+    FLUSH_INTERVAL_MS: int = 20
+    """Above 0: answer at once and write buffered hits in one round trip per batch every this
+    many ms (the write leaves the request: bench/); 0: write each hit before answering, so
+    X-Not-Counted also reports rate_limited (the buffer is then used only while Redis is away)."""
 
     MAX_BUFFERED_HITS: int = 100_000
     """Hits one worker keeps while Redis is away; beyond it new hits are dropped (and counted)."""

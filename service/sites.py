@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,7 @@ def valid_site_id(value: object) -> bool:
     return isinstance(value, str) and SITE_ID.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_host(host: str) -> str | None:
     """Lower-case, IDNA-encode and check a host name or IP; None when it is not one."""
     host = host.strip().rstrip(".").lower()

@@ -19,6 +19,19 @@ def request(url, body=None, headers=None, method=None):
         return response.status, response.read()
 
 
+def wait_for_total(base: str, site: str, pageviews: int, timeout_seconds: float = 10.0) -> dict:
+    """Poll a site's counters until its all-time pageviews reach ``pageviews`` (batches land
+    every FLUSH_INTERVAL_MS); answer the last counters read, reached or not."""
+    import json
+
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        body = json.loads(request(f"{base}/api/v1/sites/{site}/counters")[1])
+        if body["total"]["pageviews"] >= pageviews or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
 def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> subprocess.Popen:
     """Start `gunicorn -c python:service.gunicorn_config 'service:create_app()'` with two workers."""
     folder.mkdir(parents=True, exist_ok=True)

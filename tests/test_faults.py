@@ -36,7 +36,8 @@ def own_redis(tmp_path):
 def make_app(own_redis, tmp_path):
     def build(**overrides):
         return create_app({"REDIS_URL": own_redis.url, "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
-                           "SITE_CACHE_SECONDS": 60, "JOURNAL_DIR": str(tmp_path / "journal"), **overrides})
+                           "SITE_CACHE_SECONDS": 60, "JOURNAL_DIR": str(tmp_path / "journal"), "FLUSH_INTERVAL_MS": 0,
+                           **overrides})
     return build
 
 

@@ -18,7 +18,7 @@ from service.redis_process import RedisProcess, free_port, redis_server_binary
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, add_site, counters, hit
-from .servers import request
+from .servers import request, wait_for_total
 
 
 def redis_cli() -> str:
@@ -121,7 +121,7 @@ def mode_app(mode_url, tmp_path):
     def build(**overrides):
         return create_app({"REDIS_URL": mode_url, "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
                            "SITE_CACHE_SECONDS": 0, "JOURNAL_DIR": str(tmp_path / "journal"),
-                           "REDIS_TIMEOUT_SECONDS": 1, **overrides})
+                           "REDIS_TIMEOUT_SECONDS": 1, "FLUSH_INTERVAL_MS": 0, **overrides})
     return build
 
 
@@ -162,7 +162,7 @@ def test_admin_history_baseline_purge_and_readiness_in_every_mode(mode_app):
 def test_sentinel_failover_under_a_stream_of_hits(sentinel, tmp_path):
     """The replica is promoted while hits flow: every hit answered, counting goes on on the new master."""
     app = create_app({"REDIS_URL": sentinel["url"], "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
-                      "SITE_CACHE_SECONDS": 60, "JOURNAL_DIR": str(tmp_path / "journal")})
+                      "SITE_CACHE_SECONDS": 60, "JOURNAL_DIR": str(tmp_path / "journal"), "FLUSH_INTERVAL_MS": 0})
     client = app.test_client()
     master = sentinel["sentinel"].sentinel_master("mymaster")
     redis.Redis(host=master["ip"], port=master["port"]).flushall()
@@ -219,5 +219,5 @@ def test_two_instances_over_one_cluster_count_exactly(cluster, tmp_path, gunicor
         statuses = list(pool.map(send, range(2000)))
     assert statuses.count(204) == 2000
     for port in ports:
-        body_read = json.loads(request(f"http://127.0.0.1:{port}/api/v1/sites/travinh/counters")[1])
+        body_read = wait_for_total(f"http://127.0.0.1:{port}", "travinh", 2000)
         assert (body_read["total"]["pageviews"], body_read["total"]["visits"]) == (2000, 100)

@@ -26,6 +26,7 @@ end
 local window, timeout, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local address_cap = tonumber(ARGV[5])
 local outcomes = {}
+local newest = 0
 
 local function count(k, a)
   local online, session, minute, month, day_visitors, total, address =
@@ -42,10 +43,11 @@ local function count(k, a)
     end
   end
 
-  -- Presence: keep the newest time seen, drop members that left the window.
+  -- Presence: keep the newest time seen (trimmed once per call, below).
   redis.call('ZADD', online, 'GT', now, visitor)
-  redis.call('ZREMRANGEBYSCORE', online, '-inf', '(' .. (now - window))
-  redis.call('PEXPIRE', online, window)
+  if now > newest then
+    newest = now
+  end
   if ARGV[a+7] == 'ping' then
     return 'ping'
   end
@@ -90,5 +92,11 @@ end
 
 for i = 0, (#KEYS - 1) / 7 - 1 do
   outcomes[#outcomes + 1] = count(1 + 7 * i, 5 + 7 * i)
+end
+
+-- All hits of a call share the site's online set: drop members that left the window, once.
+if newest > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (newest - window))
+  redis.call('PEXPIRE', KEYS[2], window)
 end
 return outcomes

@@ -229,11 +229,16 @@ def browser():
 
 
 @pytest.fixture
-def service_config(redis_url) -> dict:
-    """Settings of the service under test; tests may change them before asking for ``service``."""
+def service_config(redis_url, tmp_path) -> dict:
+    """Settings of the service under test; tests may change them before asking for ``service``.
+
+    Hits are written before the answer (FLUSH_INTERVAL_MS 0), so the API shows them at once;
+    batching is proven by the gunicorn, fault and mode tests.
+    """
     return {"REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN,
             "ONLINE_WINDOW_SECONDS": ONLINE_WINDOW_SECONDS,
-            "COUNTERS_CACHE_SECONDS": 0, "SITE_CACHE_SECONDS": 0}
+            "COUNTERS_CACHE_SECONDS": 0, "SITE_CACHE_SECONDS": 0,
+            "FLUSH_INTERVAL_MS": 0, "JOURNAL_DIR": str(tmp_path / "journal")}
 
 
 @pytest.fixture

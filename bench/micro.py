@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Per-step costs of a hit, in-process (no gunicorn, no wrk): run by bench/run.py.
+
+    .venv/bin/python bench/micro.py REDIS_URL
+
+Prints one JSON object: step -> µs per call (best of several repeats, so machine noise
+inflates it less than wrk runs). Needs PROMETHEUS_MULTIPROC_DIR set to an empty folder
+(run.py does it) so metrics cost what they cost under gunicorn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import timeit
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def best(fn, number: int, repeat: int = 5) -> float:
+    """µs per call, best of ``repeat`` runs of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def main() -> None:
+    redis_url = sys.argv[1]
+    os.environ.update({"REDIS_URL": redis_url, "VA_BENCH_FLOOR": "1", "VISITOR_HITS_PER_MINUTE": "1000000",
+                       "IP_HITS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": "micro",
+                       "JOURNAL_DIR": os.environ.get("JOURNAL_DIR", "")})
+    from crawlerdetect import CrawlerDetect
+    from werkzeug.datastructures import Headers
+
+    from service import create_app, filters, keys, metrics, visitor
+    from service.beacon import Beacon
+    from service.sites import Site
+    from service.store import Hit
+
+    agents = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(400)]
+    out: dict[str, float] = {}
+
+    fresh = iter(agents)
+    out["crawlerdetect verdict, new User-Agent (uncached)"] = best(
+        lambda: CrawlerDetect().is_crawler(next(fresh)), number=50, repeat=5)
+    filters.is_crawler(agents[0])
+    out["crawlerdetect verdict, cached (filters.is_crawler LRU)"] = best(lambda: filters.is_crawler(agents[0]), 20000)
+    site = Site("bench-a", ("bench-a.bench.example.vn",), "Asia/Ho_Chi_Minh")
+    headers = Headers({"User-Agent": agents[0], "Content-Type": "text/plain;charset=UTF-8",
+                       "Origin": "https://bench-a.bench.example.vn"})
+    body = b'{"site":"bench-a","url":"https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html"}'
+    beacon = Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None)
+    out["filters.drop_reason (cached verdict)"] = best(lambda: filters.drop_reason(beacon, site, headers), 20000)
+    out["json.loads of the body"] = best(lambda: json.loads(body.decode()), 20000)
+    out["Beacon.from_fields (validate, urlsplit, host)"] = best(
+        lambda: Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None),
+        20000)
+    salt = secrets.token_bytes(32)
+    out["visitor_id (BLAKE2b)"] = best(lambda: visitor.visitor_id(salt, "bench-a", "127.0.0.1", agents[0]), 20000)
+    now = datetime.now(timezone.utc)
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    client = getattr(visitor, "address_id", lambda s, a: "")(salt, "127.0.0.1")
+    try:
+        keys.for_hit("bench-a", "v" * 24, client, now, zone)
+        for_hit = lambda: keys.for_hit("bench-a", "v" * 24, client, now, zone)  # noqa: E731
+    except TypeError:   # older signature, before the per-address limit
+        for_hit = lambda: keys.for_hit("bench-a", "v" * 24, now, zone)  # noqa: E731
+    out["keys.for_hit (key names, day math)"] = best(for_hit, 20000)
+    out["secrets.token_hex(8) (request id / batch id)"] = best(lambda: secrets.token_hex(8), 20000)
+    counter = metrics.HITS.labels(outcome="pageview")
+    out["prometheus Counter.inc (multiprocess mmap)"] = best(counter.inc, 20000)
+    histogram = metrics.REQUESTS.labels(route="/api/v1/hit", method="POST", status="2xx")
+    out["prometheus Histogram.observe (multiprocess mmap)"] = best(lambda: histogram.observe(0.003), 20000)
+    out["prometheus .labels(...) lookup + observe"] = best(
+        lambda: metrics.REQUESTS.labels(route="/api/v1/hit", method="POST", status="2xx").observe(0.003), 20000)
+
+    app = create_app()
+    store = app.extensions["store"]
+    store.put_site(site)
+    out["Redis PING round trip (redis-py)"] = best(store.redis.ping, 2000)
+    hit = Hit("bench-a", "v" * 24, "pageview", now, "Asia/Ho_Chi_Minh")
+    out["CounterStore.record_hits, 1 hit (EVALSHA round trip)"] = best(
+        lambda: store.record_hits([hit], secrets.token_hex(8)), 1000)
+    batch = [Hit("bench-a", secrets.token_hex(12), "pageview", now, "Asia/Ho_Chi_Minh") for _ in range(500)]
+    out["CounterStore.record_hits, 500 hits, per hit"] = best(
+        lambda: store.record_hits(batch, secrets.token_hex(8)), 5, repeat=3) / 500
+
+    client_ = app.test_client()
+    environ = {"REMOTE_ADDR": "127.0.0.1"}
+    request_headers = {"User-Agent": agents[0], "Content-Type": "text/plain;charset=UTF-8",
+                       "Origin": "https://bench-a.bench.example.vn"}
+    for path in ("/bench/floor", "/api/v1/hit"):
+        client_.post(path, data=body, headers=request_headers, environ_base=environ)
+    out["Flask test client: POST /bench/floor (whole app, no HTTP server)"] = best(
+        lambda: client_.post("/bench/floor", data=body, headers=request_headers, environ_base=environ), 1000)
+    out["Flask test client: POST /api/v1/hit (whole app, no HTTP server)"] = best(
+        lambda: client_.post("/api/v1/hit", data=body, headers=request_headers, environ_base=environ), 1000)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
