@@ -14,9 +14,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/va-metrics \
+    JOURNAL_DIR=/var/lib/visitor-analytics/journal \
     PORT=8000
 COPY --from=build /opt/venv /opt/venv
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin visitor
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin visitor \
+    && mkdir -p /var/lib/visitor-analytics/journal \
+    && chown -R 10001 /var/lib/visitor-analytics
+# Hits buffered during a Redis outage are spilled here on shutdown and replayed at start.
+VOLUME ["/var/lib/visitor-analytics"]
 USER 10001
 EXPOSE 8000
 # No curl in the image: Python's own urllib asks /healthz.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,7 +14,6 @@ from service.redis_process import free_port
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters
 from .servers import request, wait_for_total
-
 
 
 def test_threads_count_exactly(app, redis_url):
@@ -64,3 +65,33 @@ def test_gunicorn_workers_count_exactly(gunicorn):
     counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                   if line.startswith("va_hits_total{") and ('outcome="visit"' in line or 'outcome="pageview"' in line))
     assert counted == 3000
+
+
+def test_flood_from_one_address_is_held_across_two_workers(redis_url, tmp_path, gunicorn_processes):
+    """One address sending 400 hits through two gunicorn workers gets exactly its 100 a minute counted."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn_processes(redis_url, tmp_path, port, SITE_CACHE_SECONDS="0", IP_HITS_PER_MINUTE="100",
+                       VISITOR_HITS_PER_MINUTE="1000")
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    request(base + "/api/v1/sites/travinh", json.dumps({"domains": ["travinh.gov.vn"]}).encode(), auth, "PUT")
+    body = json.dumps({"site": "travinh", "url": "https://travinh.gov.vn/"}).encode()
+
+    def send(n):
+        agent = CHROME.replace("131.0.0.0", f"131.0.{n}.0")  # many browsers, one address (an office NAT)
+        try:
+            return request(base + "/api/v1/hit", body, {"User-Agent": agent})[0], None
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.headers.get("Retry-After")
+
+    started = time.time()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(400)))
+    minutes = int(time.time() // 60) - int(started // 60) + 1  # the limit is per clock minute
+    refused = [retry for status, retry in answers if status == 429]
+    assert {status for status, _ in answers} <= {204, 429}
+    # Redis counts every hit of the address, whichever worker took it: the 101st on is never counted.
+    # A worker answers 429 from the moment its batch comes back refused (at most one flush later).
+    assert refused and all(retry and 1 <= int(retry) <= 60 for retry in refused)
+    time.sleep(0.5)
+    assert wait_for_total(base, "travinh", 100)["total"]["pageviews"] == 100 * minutes
