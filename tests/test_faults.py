@@ -69,6 +69,7 @@ def run_outage(app, break_redis, heal_redis, outage_seconds=3.0):
     stop.set()
     worker.join()
     assert app.extensions["recorder"].flush(timeout_seconds=10)
+    print(f"\noutage: {len(sent)} hits sent, worst answer {max(times) * 1000:.0f} ms")  # figures for -s runs
     return sent, times
 
 

@@ -101,7 +101,8 @@
         p.blocks.push(mount(el));
       } catch (e) {} // one bad block must not stop the others
     }
-    polls.forEach(poll);
+    // Ask a moment after load, so the page's own beacon hit (if any) is already counted.
+    setTimeout(() => polls.forEach(poll), 600);
   };
 
   d.addEventListener('visibilitychange', () => polls.forEach((p) => (d.hidden ? clearTimeout(p.timer) : poll(p))));
