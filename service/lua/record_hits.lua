@@ -28,19 +28,22 @@ local address_cap = tonumber(ARGV[5])
 local outcomes = {}
 local newest = 0
 
+-- Count one more hit in a one-minute counter; tell whether it went past `limit`.
+local function past_cap(counter, limit)
+  local hits = redis.call('INCR', counter)
+  if hits == 1 then
+    redis.call('EXPIRE', counter, 120)
+  end
+  return hits > limit
+end
+
 local function count(k, a)
   local online, session, minute, month, day_visitors, total, address =
     KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6], KEYS[k+7]
   local visitor, now = ARGV[a+1], tonumber(ARGV[a+2])
 
-  if address_cap > 0 then
-    local sent = redis.call('INCR', address)
-    if sent == 1 then
-      redis.call('EXPIRE', address, 120)
-    end
-    if sent > address_cap then
-      return 'ip_limited'
-    end
+  if address_cap > 0 and past_cap(address, address_cap) then
+    return 'ip_limited'
   end
 
   -- Presence: keep the newest time seen (trimmed once per call, below).
@@ -52,11 +55,7 @@ local function count(k, a)
     return 'ping'
   end
 
-  local hits = redis.call('INCR', minute)
-  if hits == 1 then
-    redis.call('EXPIRE', minute, 120)
-  end
-  if hits > cap then
+  if past_cap(minute, cap) then
     return 'rate_limited'
   end
 
