@@ -43,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .recorder import BufferedRecorder
     from .routes import admin, counters, docs, ingest, ops
     from .settings import Settings
-    from .store import CounterStore, Limits
+    from .store import CounterStore
 
     app = Flask(__name__)
     env = Settings.from_env()
@@ -57,12 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.merge_slashes = False
 
     logs.configure(settings.LOG_LEVEL)
-    store = CounterStore.from_url(settings.REDIS_URL, Limits(
-        online_window_seconds=settings.ONLINE_WINDOW_SECONDS,
-        visit_timeout_seconds=settings.VISIT_TIMEOUT_SECONDS,
-        visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
-        address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
-    ), timeout_seconds=settings.REDIS_TIMEOUT_SECONDS)
+    store = CounterStore.from_settings(settings)
     app.extensions["settings"] = settings
     app.extensions["store"] = store
     recorder = BufferedRecorder(store, settings.FLUSH_INTERVAL_MS / 1000, settings.MAX_BUFFERED_HITS,
@@ -70,7 +65,6 @@ def create_app(config: dict | None = None) -> Flask:
     recorder.replay_journal()
     app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
-    app.extensions["last_known_sites"] = {}
     app.extensions["durability_cache"] = TtlCache(60)
     check_durability(store)
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,

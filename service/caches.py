@@ -12,7 +12,11 @@ MISSING = object()
 
 
 class TtlCache(Generic[V]):
-    """A bounded map whose entries vanish ``ttl_seconds`` after they were stored."""
+    """A bounded map whose entries are fresh for ``ttl_seconds``, then kept as stale.
+
+    Stale entries are what a caller falls back on while Redis is away; the least recently
+    stored go first once there are more than ``max_entries``.
+    """
 
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000,
                  monotonic: Callable[[], float] = time.monotonic):
@@ -21,27 +25,32 @@ class TtlCache(Generic[V]):
         self._monotonic = monotonic
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable, default=None):
         """The fresh value of ``key``, or ``default``."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] > self._monotonic():
-                self.hits += 1
-                return entry[1]
-            self.misses += 1
-            return default
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._monotonic():
+            return entry[1]
+        return default
+
+    def get_stale(self, key: Hashable, default=None):
+        """The last value stored for ``key``, however old, or ``default``."""
+        entry = self._entries.get(key)
+        return default if entry is None else entry[1]
 
     def put(self, key: Hashable, value: V) -> None:
-        if self.ttl_seconds <= 0:
-            return
         with self._lock:
             self._entries[key] = (self._monotonic() + self.ttl_seconds, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def expire(self, key: Hashable) -> None:
+        """Make ``key`` stale now: the next get misses, get_stale still has it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries[key] = (0.0, entry[1])
 
     def pop(self, key: Hashable) -> None:
         with self._lock:

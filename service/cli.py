@@ -19,7 +19,7 @@ import click
 from .errors import StorageUnavailable
 from .settings import Settings, SettingsError
 from .sites import Site, valid_site_id
-from .store import CounterStore, Limits
+from .store import CounterStore
 
 EXIT_NOT_FOUND, EXIT_USAGE, EXIT_REDIS = 1, 2, 3
 DEMO_SITE = "demo"
@@ -33,10 +33,8 @@ def load_settings() -> Settings:
 
 
 def open_store(settings: Settings) -> CounterStore:
-    return CounterStore.from_url(settings.REDIS_URL, Limits(
-        settings.ONLINE_WINDOW_SECONDS, settings.VISIT_TIMEOUT_SECONDS, settings.VISITOR_HITS_PER_MINUTE,
-        settings.IP_HITS_PER_MINUTE,
-    ), timeout_seconds=max(settings.REDIS_TIMEOUT_SECONDS, 2.0))
+    # A person at a shell can wait longer than a hit can.
+    return CounterStore.from_settings(settings, timeout_seconds=max(settings.REDIS_TIMEOUT_SECONDS, 2.0))
 
 
 class Context:

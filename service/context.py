@@ -34,21 +34,16 @@ def clock() -> datetime:
 def lookup_site(site_id: str) -> Site:
     """The registered site, through the short site cache, or UnknownSite (404)."""
     cache = current_app.extensions["site_cache"]
-    last_known = current_app.extensions["last_known_sites"]
     site = cache.get(site_id, MISSING)
     if site is MISSING:
         try:
             site = store().get_site(site_id)
         except StorageUnavailable:
             # Redis away: keep counting known sites on their last settings (hits get buffered).
-            if site_id not in last_known:
+            site = cache.get_stale(site_id)
+            if site is None:
                 raise
-            site = last_known[site_id]
         cache.put(site_id, site)
-        if site is None:
-            last_known.pop(site_id, None)
-        else:
-            last_known[site_id] = site
     if site is None:
         raise UnknownSite(f"no site {site_id!r} is registered here")
     return site
@@ -57,5 +52,4 @@ def lookup_site(site_id: str) -> Site:
 def forget_site(site_id: str) -> None:
     """Drop a site from this process's caches after an admin change, so it shows at once here."""
     current_app.extensions["site_cache"].pop(site_id)
-    current_app.extensions["last_known_sites"].pop(site_id, None)
     counter_cache().forget(site_id)

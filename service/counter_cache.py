@@ -18,19 +18,17 @@ class CounterCache:
     def __init__(self, store: CounterStore, ttl_seconds: float, week_start: int):
         self.store = store
         self.week_start = week_start
-        self.fresh: TtlCache[dict] = TtlCache(ttl_seconds)
-        self.last_known: dict[str, dict] = {}
+        self.numbers: TtlCache[dict] = TtlCache(ttl_seconds)  # stale entries: the last known
         self._loading: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def forget(self, site_id: str) -> None:
-        """Drop a site's cached numbers (after a baseline or settings change)."""
-        self.fresh.pop(site_id)
+        """Read a site's numbers afresh next time (after a baseline or settings change)."""
+        self.numbers.expire(site_id)
 
     def read(self, site: Site, now: datetime) -> tuple[dict, bool]:
         """The site's numbers and whether they are stale (Redis unreachable)."""
-        key = site.id
-        numbers = self.fresh.get(key)
+        numbers = self.numbers.get(site.id)
         if numbers is not None:
             metrics.COUNTERS_CACHE.labels(result="hit").inc()
             return numbers, False
@@ -38,18 +36,18 @@ class CounterCache:
         with self._guard:
             lock = self._loading.setdefault(site.id, threading.Lock())
         with lock:
-            numbers = self.fresh.get(key)
+            numbers = self.numbers.get(site.id)
             if numbers is not None:
                 return numbers, False
             try:
                 numbers = self.store.read_counters(site, now, self.week_start)
                 numbers["as_of"] = now.astimezone(site.tz).isoformat(timespec="seconds")
             except StorageUnavailable:
-                if site.id in self.last_known:
-                    metrics.COUNTERS_CACHE.labels(result="stale").inc()
-                    return self.last_known[site.id], True
-                raise
+                numbers = self.numbers.get_stale(site.id)
+                if numbers is None:
+                    raise
+                metrics.COUNTERS_CACHE.labels(result="stale").inc()
+                return numbers, True
             metrics.COUNTERS_CACHE.labels(result="miss").inc()
-            self.fresh.put(key, numbers)
-            self.last_known[site.id] = numbers
+            self.numbers.put(site.id, numbers)
             return numbers, False

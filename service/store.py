@@ -24,6 +24,8 @@ from .sites import Site
 
 METRICS = ("visits", "pageviews", "visitors")
 SHORT = {"visits": "v", "pageviews": "p", "visitors": "u"}
+SALT_RETRY_SECONDS = 5.0
+"""With Redis away and a process-local salt standing in, ask Redis again after this long."""
 BASELINE_LOG_LENGTH = 100
 """Baseline audit entries kept per site."""
 
@@ -85,9 +87,20 @@ class CounterStore:
         self._lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
         self._salts: dict[date, bytes] = {}
-        self._fallback_salts: dict[date, bytes] = {}
+        self._fallback_salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, when Redis failed)
         self._salt_lock = threading.Lock()
         self.is_cluster = isinstance(client, redis.RedisCluster)
+
+    @classmethod
+    def from_settings(cls, settings, timeout_seconds: float | None = None) -> CounterStore:
+        """The store the service's settings describe (``timeout_seconds`` overrides theirs)."""
+        limits = Limits(
+            online_window_seconds=settings.ONLINE_WINDOW_SECONDS,
+            visit_timeout_seconds=settings.VISIT_TIMEOUT_SECONDS,
+            visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
+            address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
+        )
+        return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
 
     @classmethod
     def from_url(cls, url: str, limits: Limits, timeout_seconds: float = 0.25) -> CounterStore:
@@ -146,12 +159,13 @@ class CounterStore:
 
     def put_site(self, site: Site) -> bool:
         """Create or replace a site's settings; True when it was created."""
-        with redis_errors():
-            created = not self.redis.exists(keys.config(site.id))
-            self.redis.hset(keys.config(site.id), mapping={
+        with redis_errors("site"):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(keys.config(site.id), mapping={
                 "domains": json.dumps(list(site.domains)), "timezone": site.timezone})
-            self.redis.sadd(keys.SITES, site.id)
-        return created
+            pipe.sadd(keys.SITES, site.id)
+            new_fields, _ = pipe.execute()
+        return new_fields == 2  # HSET counts the fields it created: both, for a new site
 
     def delete_site(self, site_id: str, purge: bool = False) -> bool:
         """Remove a site's settings (and with ``purge`` all its data); False when nothing was there."""
@@ -187,6 +201,9 @@ class CounterStore:
         salt = self._salts.get(day)
         if salt is not None:
             return salt
+        fallback = self._fallback_salts.get(day)
+        if fallback and time.monotonic() - fallback[1] < SALT_RETRY_SECONDS:
+            return fallback[0]  # Redis failed moments ago: do not make every hit wait for it again
         with self._salt_lock:
             try:
                 pipe = self.redis.pipeline(transaction=False)
@@ -196,7 +213,9 @@ class CounterStore:
                     pipe.get(keys.salt(d))
                 _, today, _, tomorrow = pipe.execute()
             except RedisError:
-                return self._fallback_salts.setdefault(day, secrets.token_bytes(32))
+                salt = self._fallback_salts.get(day, (secrets.token_bytes(32),))[0]
+                self._fallback_salts[day] = (salt, time.monotonic())
+                return salt
             self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=2)}
             self._salts[day], self._salts[day + timedelta(days=1)] = today, tomorrow
             self._fallback_salts.clear()
