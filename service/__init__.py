@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import embeds, errors, logs
     from .caches import TtlCache
     from .counter_cache import CounterCache
+    from .pipeline import HitPipeline
     from .recorder import BufferedRecorder
     from .routes import admin, counters, docs, ingest, ops
     from .settings import Settings
@@ -65,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     recorder.replay_journal()
     app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
+    app.extensions["hits"] = HitPipeline(store, recorder, app.extensions["site_cache"], app.config["CLOCK"])
     app.extensions["durability_cache"] = TtlCache(60)
     check_durability(store)
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,

@@ -33,11 +33,15 @@ def clock() -> datetime:
 
 def lookup_site(site_id: str) -> Site:
     """The registered site, through the short site cache, or UnknownSite (404)."""
-    cache = current_app.extensions["site_cache"]
+    return find_site(current_app.extensions["site_cache"], store(), site_id)
+
+
+def find_site(cache, store, site_id: str) -> Site:
+    """The registered site from ``cache`` or else the store, or UnknownSite (404)."""
     site = cache.get(site_id, MISSING)
     if site is MISSING:
         try:
-            site = store().get_site(site_id)
+            site = store.get_site(site_id)
         except StorageUnavailable:
             # Redis away: keep counting known sites on their last settings (hits get buffered).
             site = cache.get_stale(site_id)

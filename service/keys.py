@@ -20,10 +20,9 @@ key                                   type    content / lifetime
 ``va:{s}:on``                         zset    visitor id -> last seen (ms); members older
                                               than the online window are trimmed; expires
                                               one window after the last hit
-``va:{s}:s:<visitor>``                string  last hit (ms) of a visitor's visit; expires
-                                              at last hit + visit timeout
-``va:{s}:r:<visitor>:<minute>``       string  hits of a visitor in one minute; expires
-                                              2 minutes after that minute
+``va:{s}:s:<visitor>``                string  ``<last hit ms>:<minute>:<hits in it>``: the
+                                              visitor's visit (sliding) and per-minute cap;
+                                              expires at last hit + visit timeout
 ``va:{s}:ip:<address>:<minute>``      string  hits from one client address (hashed with the
                                               day's salt) in one minute; expires 2 minutes
                                               after that minute
@@ -122,42 +121,31 @@ def batch_marker(site: str, batch_id: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class HitKeys:
-    """KEYS and per-hit ARGV of one hit, in the order ``record_hits.lua`` documents."""
+class DayKeys:
+    """The keys and fields that every hit of one site on one local day shares, and the
+    per-hit key names, in the order ``record_hits.lua`` documents."""
 
-    keys: tuple[str, ...]
-    day_fields: tuple[str, str, str]
-    visitors_ttl_seconds: int
-
-
-def for_hit(site: str, visitor: str, client: str, now: datetime, tz: ZoneInfo) -> HitKeys:
-    """Name the keys one hit at ``now`` from ``visitor`` at (hashed) address ``client`` touches."""
-    seconds = int(now.timestamp())
-    day = _site_day(site, tz, now.astimezone(tz).date())
-    prefix = day.prefix
-    minute = seconds // 60
-    return HitKeys(
-        keys=(day.online, f"{prefix}:s:{visitor}", f"{prefix}:r:{visitor}:{minute}", day.history,
-              day.visitors, day.total, f"{prefix}:ip:{client}:{minute}"),
-        day_fields=day.fields,
-        visitors_ttl_seconds=max(60, day.visitors_deadline - seconds),
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class _SiteDay:
     prefix: str
     online: str
     history: str
     visitors: str
     total: str
     fields: tuple[str, str, str]
+    """History fields of the day: visits, pageviews, visitors."""
     visitors_deadline: int
+    """Unix seconds after which the day's visitor set may go."""
+
+    def session(self, visitor: str) -> str:
+        return f"{self.prefix}:s:{visitor}"
+
+    def address_minute(self, client: str, minute: int) -> str:
+        """Hits from one (hashed) client address in one minute (minutes since the epoch)."""
+        return f"{self.prefix}:ip:{client}:{minute}"
 
 
 @functools.lru_cache(maxsize=1024)
-def _site_day(site: str, tz: ZoneInfo, day: date) -> _SiteDay:
-    """The key names and deadline shared by every hit of a site on one local day (cached)."""
-    return _SiteDay(site_prefix(site), online(site), history(site, day), f"{site_prefix(site)}:u:{day.isoformat()}",
-                    total(site), (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")),
-                    visitors_deadline(day, tz))
+def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
+    """The keys of a site's local ``day`` (cached: every hit of the day asks)."""
+    prefix = site_prefix(site)
+    return DayKeys(prefix, online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
+                   (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz))

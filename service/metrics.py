@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
@@ -25,6 +26,12 @@ REDIS_SECONDS = Histogram("va_redis_seconds", "Time of one Redis round trip, by 
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed or timed out, by operation.",
                        ["operation"])
+
+
+@functools.cache
+def hits(outcome: str):
+    """The va_hits_total child of one outcome (looked up once: every hit counts one)."""
+    return HITS.labels(outcome=outcome)
 
 
 def render() -> tuple[bytes, str]:

@@ -72,7 +72,7 @@ class BufferedRecorder:
     def record(self, hit: Hit) -> str:
         """Count ``hit`` now or later; answer its outcome, 'queued', or 'dropped' when full."""
         if self._blocked and self._blocked.get((hit.site, hit.client), 0) > hit.at.timestamp():
-            metrics.HITS.labels(outcome="ip_limited").inc()
+            metrics.hits("ip_limited").inc()
             return "ip_limited"
         if self.flush_interval_seconds <= 0 and not self._size:
             batch = Batch.new([hit])
@@ -88,7 +88,7 @@ class BufferedRecorder:
     def _enqueue(self, hit: Hit | None = None, batch: Batch | None = None) -> str:
         with self._lock:
             if self._size >= self.max_buffered_hits:
-                metrics.HITS.labels(outcome="dropped").inc()
+                metrics.hits("dropped").inc()
                 return "dropped"
             if batch is not None:
                 self._batches.append(batch)
@@ -136,17 +136,21 @@ class BufferedRecorder:
             return self._write_all()
 
     def _write_all(self) -> int:
+        # Hits that arrive while a batch is being written wait for the next flush (unless a
+        # full batch is ready): writing them at once would shrink batches to a hit or two
+        # under load, which costs a round trip each.
         written = 0
         while True:
             with self._lock:
                 if self._batches:
                     batch = self._batches[0]
-                elif self._fresh:
+                elif self._fresh and (not written or len(self._fresh) >= BATCH_SIZE):
                     batch = Batch.new(self._fresh[:BATCH_SIZE])
                     del self._fresh[:BATCH_SIZE]
                     self._batches.appendleft(batch)
                 else:
-                    self._drop_claimed_journals()
+                    if not self._size:
+                        self._drop_claimed_journals()
                     return written
             started = time.perf_counter()
             outcomes = self.store.record_hits(batch.hits, batch.id)  # StorageUnavailable: keep it
@@ -161,7 +165,7 @@ class BufferedRecorder:
 
     def _note(self, hit: Hit, outcome: str) -> None:
         """Count an outcome; remember a flooding address until its minute ends."""
-        metrics.HITS.labels(outcome=outcome).inc()
+        metrics.hits(outcome).inc()
         if outcome == "ip_limited":
             if len(self._blocked) > 10_000:
                 now = time.time()

@@ -41,6 +41,11 @@ class Hit:
     timezone: str
     client: str = ""
     """The client address hashed with the day's salt (for the per-address limit)."""
+    day: date | None = None
+    """The hit's local date in ``timezone`` (computed from ``at`` when not given)."""
+
+    def local_day(self) -> date:
+        return self.day or keys.local_day(self.at, ZoneInfo(self.timezone))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,28 +231,35 @@ class CounterStore:
     def record_hits(self, hits: list[Hit], batch_id: str) -> list[str]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
 
-        Outcomes are those of record_hits.lua, or 'duplicate' for hits of a batch already written.
+        One script call per site and local day (a batch may straddle midnight), each under
+        its own marker, all in one pipeline. Outcomes are those of record_hits.lua, or 'duplicate' for hits of a
+        batch already written.
         """
-        by_site: dict[str, list[int]] = {}
+        groups: dict[tuple[str, str, date], list[int]] = {}
         for index, hit in enumerate(hits):
-            by_site.setdefault(hit.site, []).append(index)
+            groups.setdefault((hit.site, hit.timezone, hit.local_day()), []).append(index)
         limits = self.limits
         shared = (limits.online_window_seconds * 1000, limits.visit_timeout_seconds * 1000,
                   limits.visitor_hits_per_minute, keys.BATCH_MARKER_SECONDS, limits.address_hits_per_minute)
         calls = []
-        for site, indexes in by_site.items():
-            names, args = [keys.batch_marker(site, batch_id)], list(shared)
+        for number, ((site, zone, day), indexes) in enumerate(groups.items()):
+            day_keys = keys.for_day(site, ZoneInfo(zone), day)
+            marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
+            names = [marker, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total]
+            args = [*shared, *day_keys.fields, 0]
+            newest = 0
             for index in indexes:
                 hit = hits[index]
-                hit_keys = keys.for_hit(site, hit.visitor, hit.client, hit.at, ZoneInfo(hit.timezone))
-                names.extend(hit_keys.keys)
-                args.extend((hit.visitor, int(hit.at.timestamp() * 1000), *hit_keys.day_fields,
-                             hit_keys.visitors_ttl_seconds, hit.kind))
+                at_ms = int(hit.at.timestamp() * 1000)
+                newest = max(newest, at_ms)
+                names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
+                args += (hit.visitor, at_ms, hit.kind)
+            args[len(shared) + 3] = max(60, day_keys.visitors_deadline - newest // 1000)
             calls.append((names, args))
         with redis_errors("record"):
             replies = self._evalsha_all(calls)
         outcomes = [""] * len(hits)
-        for indexes, reply in zip(by_site.values(), replies):
+        for indexes, reply in zip(groups.values(), replies):
             for position, index in enumerate(indexes):
                 outcomes[index] = "duplicate" if reply == b"duplicate" else reply[position].decode()
         return outcomes

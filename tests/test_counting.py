@@ -315,6 +315,38 @@ def test_late_hit_lands_in_the_day_it_was_made(app, client, travel):
     assert rows[0] == {"date": "2026-11-27", "visits": 1, "pageviews": 1, "visitors": 1}
 
 
+def test_batch_across_midnight_counts_each_day_once(app, client, travel):
+    """One buffered batch holding hits of two local days: each day gets its own; a retry adds nothing."""
+    from service.store import Hit
+
+    add_site(client)
+    travel.move_to(at(2026, 11, 28, 0, 0, 5))
+    store = app.extensions["store"]
+    batch = [Hit("travinh", "night-owl", "pageview", at(2026, 11, 27, 23, 59, 50), "Asia/Ho_Chi_Minh"),
+             Hit("travinh", "night-owl", "pageview", at(2026, 11, 28, 0, 0, 1), "Asia/Ho_Chi_Minh"),
+             Hit("travinh", "early-bird", "pageview", at(2026, 11, 28, 0, 0, 2), "Asia/Ho_Chi_Minh")]
+    assert store.record_hits(batch, batch_id="midnight") == ["visit", "pageview", "visit"]
+    assert store.record_hits(batch, batch_id="midnight") == ["duplicate"] * 3
+    rows = client.get("/api/v1/sites/travinh/history?days=2",
+                      headers={"Authorization": "Bearer test-admin-token"}).get_json()["days"]
+    assert rows == [{"date": "2026-11-27", "visits": 1, "pageviews": 1, "visitors": 1},
+                    {"date": "2026-11-28", "visits": 1, "pageviews": 2, "visitors": 2}]
+    assert counters(client)["total"] == {"visits": 2, "pageviews": 3, "visitors": 3}
+
+
+def test_session_written_by_an_older_version_goes_on(app, client, redis_client, travel):
+    """A session key holding only '<last hit ms>' (before the per-minute count joined it) still slides."""
+    add_site(client)
+    hit(client)
+    [session] = redis_client.keys("va:{travinh}:s:*")
+    last_ms = int(at(2026, 11, 28, 13, 55).timestamp() * 1000)
+    redis_client.set(session, str(last_ms), px=30 * 60 * 1000)
+    hit(client)
+    c = counters(client)
+    assert c["today"] == {"visits": 1, "pageviews": 2, "visitors": 1}
+    assert redis_client.get(session).decode().startswith(str(int(at(2026, 11, 28, 14, 0).timestamp() * 1000)) + ":")
+
+
 def test_counters_are_cacheable_and_cors_open(client, travel):
     """The counters answer carries Cache-Control, an ETag that yields 304, and CORS *."""
     add_site(client)
