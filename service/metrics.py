@@ -15,7 +15,8 @@ HITS = Counter("va_hits_total",
 REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, by route and status class.",
                      ["route", "method", "status"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-BUFFER_DEPTH = Gauge("va_buffer_hits", "Hits waiting in the in-process buffer (summed over live workers).",
+BUFFER_DEPTH = Gauge("va_buffer_hits", "Hits waiting in the in-process buffer at the last flush attempt "
+                     "(summed over live workers).",
                      multiprocess_mode="livesum")
 REPLAYED = Counter("va_journal_replayed_hits_total", "Hits read back from the shutdown journal.")
 FLUSH_SECONDS = Histogram("va_flush_duration_seconds", "Time to write one batch of hits to Redis.",

@@ -96,7 +96,6 @@ class BufferedRecorder:
             else:
                 self._fresh.append(hit)
                 self._size += 1
-            metrics.BUFFER_DEPTH.set(self._size)
             self._ensure_flusher()
         if batch is not None or len(self._fresh) >= BATCH_SIZE:
             self._wake.set()
@@ -140,6 +139,7 @@ class BufferedRecorder:
         # full batch is ready): writing them at once would shrink batches to a hit or two
         # under load, which costs a round trip each.
         written = 0
+        metrics.BUFFER_DEPTH.set(self._size)  # here, not per hit: the gauge is a shared-memory write
         while True:
             with self._lock:
                 if self._batches:
