@@ -34,7 +34,6 @@ def main() -> None:
                        "IP_HITS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": "micro",
                        "JOURNAL_DIR": os.environ.get("JOURNAL_DIR", "")})
     from crawlerdetect import CrawlerDetect
-    from werkzeug.datastructures import Headers
 
     from service import create_app, filters, keys, metrics, visitor
     from service.beacon import Beacon
@@ -51,11 +50,11 @@ def main() -> None:
     filters.is_crawler(agents[0])
     out["crawlerdetect verdict, cached (filters.is_crawler LRU)"] = best(lambda: filters.is_crawler(agents[0]), 20000)
     site = Site("bench-a", ("bench-a.bench.example.vn",), "Asia/Ho_Chi_Minh")
-    headers = Headers({"User-Agent": agents[0], "Content-Type": "text/plain;charset=UTF-8",
-                       "Origin": "https://bench-a.bench.example.vn"})
+    environ = {"HTTP_USER_AGENT": agents[0], "CONTENT_TYPE": "text/plain;charset=UTF-8",
+               "HTTP_ORIGIN": "https://bench-a.bench.example.vn"}
     body = b'{"site":"bench-a","url":"https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html"}'
     beacon = Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None)
-    out["filters.drop_reason (cached verdict)"] = best(lambda: filters.drop_reason(beacon, site, headers), 20000)
+    out["filters.drop_reason (cached verdict)"] = best(lambda: filters.drop_reason(beacon, site, environ), 20000)
     out["json.loads of the body"] = best(lambda: json.loads(body.decode()), 20000)
     out["Beacon.from_fields (validate, urlsplit, host)"] = best(
         lambda: Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None),
@@ -64,13 +63,14 @@ def main() -> None:
     out["visitor_id (BLAKE2b)"] = best(lambda: visitor.visitor_id(salt, "bench-a", "127.0.0.1", agents[0]), 20000)
     now = datetime.now(timezone.utc)
     zone = ZoneInfo("Asia/Ho_Chi_Minh")
-    client = getattr(visitor, "address_id", lambda s, a: "")(salt, "127.0.0.1")
-    try:
-        keys.for_hit("bench-a", "v" * 24, client, now, zone)
-        for_hit = lambda: keys.for_hit("bench-a", "v" * 24, client, now, zone)  # noqa: E731
-    except TypeError:   # older signature, before the per-address limit
-        for_hit = lambda: keys.for_hit("bench-a", "v" * 24, now, zone)  # noqa: E731
-    out["keys.for_hit (key names, day math)"] = best(for_hit, 20000)
+    client = visitor.address_id(salt, "127.0.0.1")
+    today = now.astimezone(zone).date()
+
+    def hit_keys():
+        day_keys = keys.for_day("bench-a", zone, today)
+        return day_keys.session("v" * 24), day_keys.address_minute(client, int(now.timestamp()) // 60)
+
+    out["keys.for_day + per-hit key names"] = best(hit_keys, 20000)
     out["secrets.token_hex(8) (request id / batch id)"] = best(lambda: secrets.token_hex(8), 20000)
     counter = metrics.HITS.labels(outcome="pageview")
     out["prometheus Counter.inc (multiprocess mmap)"] = best(counter.inc, 20000)

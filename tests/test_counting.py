@@ -361,6 +361,23 @@ def test_counters_are_cacheable_and_cors_open(client, travel):
     assert changed.status_code == 200 and changed.get_json()["today"]["pageviews"] == 2
 
 
+def test_public_answers_carry_one_cors_header_each(client, travel):
+    """Hits, their errors and their preflight say Access-Control-Allow-Origin once (browsers refuse two)."""
+    add_site(client)
+    answers = {
+        "hit": hit(client),
+        "refused hit": hit(client, site="no-such-site"),
+        "preflight": client.options("/api/v1/hit", headers={"Origin": "https://travinh.gov.vn",
+                                                           "Access-Control-Request-Method": "POST"}),
+        "counters": client.get("/api/v1/sites/travinh/counters"),
+    }
+    for name, response in answers.items():
+        assert response.headers.getlist("Access-Control-Allow-Origin") == ["*"], name
+        assert response.headers.getlist("Access-Control-Expose-Headers") == ["X-Not-Counted, ETag"], name
+    assert answers["refused hit"].status_code == 404
+    assert answers["preflight"].headers["Access-Control-Allow-Headers"] == "Content-Type"
+
+
 def test_counters_cache_spares_redis(app_config, redis_client, travel):
     """Within the cache lifetime, many polls cost one Redis read."""
     from service import create_app
