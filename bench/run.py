@@ -640,7 +640,7 @@ def counters_table(rows: list[dict]) -> str:
 KEY_CLASSES = {
     "cfg": "settings (forever)", "tot": "all-time totals (forever)", "base": "baseline (forever)",
     "h": "history month hashes (forever)", "u": "day visitors HLL (day + 2 days)",
-    "on": "online zset (5 min)", "s": "visit sessions (30 min)", "r": "per-visitor minute caps (2 min)",
+    "on": "online zset (5 min)", "s": "visit sessions and per-visitor minute caps (30 min)",
     "ip": "per-address minute caps (2 min)",
     "b": "batch markers (10 min)",
 }
@@ -1044,7 +1044,7 @@ def main() -> int:
             "Hits written straight through `CounterStore.record_hits` in batches of 500 (no HTTP), "
             "VISITOR_HITS_PER_MINUTE=1,000,000, no per-address limit. `MEMORY USAGE <key> SAMPLES 0` summed over "
             "`SCAN MATCH va:{site}:*`, and `INFO memory` used_memory before/after. Lifetimes are measured "
-            "from the moment of writing, so the short-lived classes (sessions, per-minute caps, batch "
+            "from the moment of writing, so the short-lived classes (sessions, batch "
             "markers, and in the 400-day scenario the day HLLs) are all still alive here; in steady state "
             "only the 'forever' classes accumulate, plus the last ~3 days' HLLs and the last 30 min's "
             "sessions.",
