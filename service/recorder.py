@@ -148,9 +148,8 @@ class BufferedRecorder:
                     batch = Batch.new(self._fresh[:BATCH_SIZE])
                     del self._fresh[:BATCH_SIZE]
                     self._batches.appendleft(batch)
-                else:
-                    if not self._size:
-                        self._drop_claimed_journals()
+                else:  # no batch waits: the replayed journals are all written
+                    self._drop_claimed_journals()
                     return written
             started = time.perf_counter()
             outcomes = self.store.record_hits(batch.hits, batch.id)  # StorageUnavailable: keep it

@@ -246,15 +246,13 @@ class CounterStore:
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
             names = [marker, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total]
-            args = [*shared, *day_keys.fields, 0]
-            newest = 0
+            newest = max(int(hits[index].at.timestamp()) for index in indexes)
+            args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest)]
             for index in indexes:
                 hit = hits[index]
                 at_ms = int(hit.at.timestamp() * 1000)
-                newest = max(newest, at_ms)
                 names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
                 args += (hit.visitor, at_ms, hit.kind)
-            args[len(shared) + 3] = max(60, day_keys.visitors_deadline - newest // 1000)
             calls.append((names, args))
         with redis_errors("record"):
             replies = self._evalsha_all(calls)
