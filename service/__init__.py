@@ -13,22 +13,58 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def check_durability(store) -> None:
-    """Say loudly at start when Redis may lose the all-time counters (no crash: it may be down now)."""
+def check_redis(store, journal) -> None:
+    """Say loudly at start what will stop hits from counting (no crash: Redis may be down now)."""
     import logging
 
-    from .errors import StorageUnavailable
+    from .errors import RedisReplyError, StorageUnavailable
 
-    log = logging.getLogger("service.durability")
+    log = logging.getLogger("service.startup")
+    if problem := journal.problem():
+        log.error(problem)
     try:
+        for _, message in store.server_problems():
+            log.error("%s: hits are buffered, not counted, until this is fixed", message)
         durability = store.durability()
     except StorageUnavailable:
         log.warning("Redis unreachable at start: hits are buffered until it answers")
         return
+    except RedisReplyError:
+        return  # logged at ERROR by the store
     for message in durability.errors:
         log.error(message)
     for message in durability.warnings:
         log.warning(message)
+
+
+def warn_if_metrics_per_worker() -> None:
+    """Under gunicorn with several workers, /metrics needs the shared folder: say so if missing."""
+    import logging
+    import sys
+
+    if "gunicorn" not in sys.modules or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    workers = launch_workers()
+    if workers != 1:
+        logging.getLogger("service.startup").warning(
+            "gunicorn runs %s workers without PROMETHEUS_MULTIPROC_DIR: /metrics answers one worker's "
+            "numbers. Start gunicorn from the project folder (it reads gunicorn.conf.py) or with "
+            "-c python:service.gunicorn_config.", workers if workers else "several")
+
+
+def launch_workers() -> int | None:
+    """How many workers the running gunicorn was started with (its own parser reads its argv)."""
+    import shlex
+    import sys
+
+    from gunicorn.config import Config
+
+    try:
+        argv = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")) + sys.argv[1:]
+        args, _ = Config().parser().parse_known_args(argv)
+    except (SystemExit, ValueError):
+        return None
+    return args.workers or int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -63,12 +99,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["store"] = store
     recorder = BufferedRecorder(store, settings.FLUSH_INTERVAL_MS / 1000, settings.MAX_BUFFERED_HITS,
                                 settings.JOURNAL_DIR or None)
+    check_redis(store, recorder.journal)
     recorder.replay_journal()
     app.extensions["recorder"] = recorder
     app.extensions["site_cache"] = TtlCache(settings.SITE_CACHE_SECONDS)
-    app.extensions["hits"] = HitPipeline(store, recorder, app.extensions["site_cache"], app.config["CLOCK"])
+    app.extensions["hits"] = HitPipeline(store, recorder, app.extensions["site_cache"], app.config["CLOCK"],
+                                         settings.DEFAULT_TIMEZONE)
     app.extensions["durability_cache"] = TtlCache(60)
-    check_durability(store)
+    warn_if_metrics_per_worker()
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
                                                    settings.week_start_index)
 

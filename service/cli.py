@@ -16,7 +16,8 @@ from pathlib import Path
 
 import click
 
-from .errors import StorageUnavailable
+from .errors import RedisReplyError, StorageUnavailable
+from .redact import redact
 from .settings import Settings, SettingsError
 from .sites import Site, valid_site_id
 from .store import CounterStore
@@ -63,8 +64,11 @@ def redis_guard(fn):
         try:
             return fn(*args, **kwargs)
         except StorageUnavailable:
-            click.echo(f"error: Redis at {load_settings().REDIS_URL} is unreachable "
+            click.echo(f"error: Redis at {redact(load_settings().REDIS_URL)} is unreachable "
                        "(check REDIS_URL and that Redis runs)", err=True)
+            sys.exit(EXIT_REDIS)
+        except RedisReplyError as exc:
+            click.echo(f"error: {exc.message}", err=True)
             sys.exit(EXIT_REDIS)
     return wrapper
 
@@ -102,18 +106,23 @@ def main(ctx):
               help="Register a 'demo' site for localhost so the demo page counts itself.")
 def serve(port, host, data_dir, demo):
     """Run the service on gunicorn; start a private Redis when REDIS_URL is unset."""
-    from .redis_process import RedisProcess
+    from .redis_process import RedisProcess, server_version
 
     env = dict(os.environ)
     redis_process = None
     if not env.get("REDIS_URL"):
-        redis_process = RedisProcess(Path(data_dir).resolve() / "redis", appendonly=True)
+        redis_process = RedisProcess(Path(data_dir).resolve() / "redis", appendonly=True, kind="embedded")
         redis_process.start()
         env["REDIS_URL"] = redis_process.url
-        click.echo(f"embedded Redis (AOF on) at {redis_process.url}, data in {redis_process.directory}")
+        click.echo(f"embedded {server_version(redis_process.binary)} ({redis_process.binary}), AOF on, "
+                   f"at {redis_process.url}, data in {redis_process.directory}")
     os.environ["REDIS_URL"] = env["REDIS_URL"]
     try:
         store = open_store(load_settings())
+        for kind, message in store.server_problems():
+            if kind == "unsupported_version":
+                click.echo(f"error: {message}", err=True)
+                sys.exit(EXIT_REDIS)
         if demo:
             store.put_site(Site(DEMO_SITE, ("localhost", "127.0.0.1", "::1"), load_settings().DEFAULT_TIMEZONE))
         env.setdefault("BIND", f"{host}:{port}")
@@ -126,7 +135,10 @@ def serve(port, host, data_dir, demo):
         signal.signal(signal.SIGINT, forward)
         code = server.wait()
     except StorageUnavailable:
-        click.echo(f"error: Redis at {env['REDIS_URL']} is unreachable", err=True)
+        click.echo(f"error: Redis at {redact(env['REDIS_URL'])} is unreachable", err=True)
+        code = EXIT_REDIS
+    except RedisReplyError as exc:
+        click.echo(f"error: {exc.message}", err=True)
         code = EXIT_REDIS
     finally:
         if redis_process:

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import current_app
 
 from .caches import MISSING
-from .errors import StorageUnavailable, UnknownSite
+from .errors import RedisReplyError, StorageUnavailable, UnknownSite
 from .sites import Site
 
 
@@ -42,7 +42,7 @@ def find_site(cache, store, site_id: str) -> Site:
     if site is MISSING:
         try:
             site = store.get_site(site_id)
-        except StorageUnavailable:
+        except (StorageUnavailable, RedisReplyError):
             # Redis away: keep counting known sites on their last settings (hits get buffered).
             site = cache.get_stale(site_id)
             if site is None:

@@ -52,12 +52,34 @@ class TooManyRequests(ApiError):
 
 
 class StorageUnavailable(ApiError):
-    """The store could not reach Redis within its timeouts."""
+    """The store could not reach Redis within its timeouts (an outage: buffer and retry)."""
 
     status, code = 503, "redis_unavailable"
+    kind = "unavailable"
 
     def __init__(self, message: str = "the counter store is unreachable; try again shortly"):
         super().__init__(message, **{"Retry-After": "5"})
+
+
+class RedisReplyError(ApiError):
+    """Redis answered, with an error reply: not an outage, handled for what ``kind`` says."""
+
+    status = 503
+    KINDS = {
+        "oom": "Redis is out of memory (maxmemory reached with noeviction)",
+        "readonly": "Redis is a read-only replica (a failover demoted it?)",
+        "auth": "Redis refused our credentials or permissions",
+        "unsupported_version": "the Redis server is older than the scripts need",
+        "other": "Redis answered with an error",
+    }
+    TRANSIENT = frozenset({"oom", "readonly", "auth", "unsupported_version"})
+    """Kinds that heal when the operator fixes Redis: hits wait for it, however long."""
+
+    def __init__(self, kind: str, redis_message: str):
+        self.kind = kind if kind in self.KINDS else "other"
+        self.code = f"redis_{self.kind}"
+        self.redis_message = redis_message
+        super().__init__(f"{self.KINDS[self.kind]}: {redis_message}", **{"Retry-After": "5"})
 
 
 # Codes for werkzeug's own errors (routing, body size), so they read like ours.

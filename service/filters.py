@@ -6,7 +6,8 @@ import functools
 
 from crawlerdetect import CrawlerDetect
 
-from .beacon import Beacon
+from .beacon import Beacon, page_host
+from .errors import ApiError
 from .sites import Site
 
 MAX_USER_AGENT_CHARS = 1024
@@ -35,6 +36,11 @@ def is_prefetch(environ: dict) -> bool:
 
 def drop_reason(beacon: Beacon, site: Site, environ: dict) -> str | None:
     """Name the reason this hit (a request with this WSGI ``environ``) must not be counted, or None."""
+    return agent_drop_reason(environ) or domain_drop_reason(site, claimed_hosts(beacon, environ))
+
+
+def agent_drop_reason(environ: dict) -> str | None:
+    """The reason the request itself (not its site) must not be counted: prefetch, no agent, bot."""
     if is_prefetch(environ):
         return "prefetch"
     user_agent = environ.get("HTTP_USER_AGENT", "").strip()
@@ -42,6 +48,28 @@ def drop_reason(beacon: Beacon, site: Site, environ: dict) -> str | None:
         return "no_user_agent"
     if len(user_agent) > MAX_USER_AGENT_CHARS or is_crawler(user_agent):
         return "bot"
-    if not site.owns(beacon.host):
-        return "foreign_domain"
+    return None
+
+
+def claimed_hosts(beacon: Beacon, environ: dict) -> tuple[str, ...]:
+    """The hosts a hit claims to come from: its page URL's, and its Origin's when a browser sent one.
+
+    A browser always sends Origin on a cross-origin POST: a page on another domain that
+    posts someone else's URL is caught by it. ``Origin: null`` (sandboxed frames, file://)
+    becomes a host no site owns.
+    """
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return (beacon.host,)
+    try:
+        return (beacon.host, page_host(origin))
+    except ApiError:
+        return (beacon.host, "")
+
+
+def domain_drop_reason(site: Site, hosts: tuple[str, ...]) -> str | None:
+    """'foreign_domain' unless every claimed host is one of the site's domains."""
+    for host in hosts:
+        if not site.owns(host):
+            return "foreign_domain"
     return None

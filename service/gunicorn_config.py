@@ -1,4 +1,5 @@
-"""gunicorn settings shared by `visitor-analytics serve`, the Docker image and the tests."""
+"""gunicorn settings shared by `visitor-analytics serve`, the Docker image, the tests and plain
+`gunicorn 'service:create_app()'` started in the project folder (gunicorn.conf.py imports this)."""
 
 import os
 import shutil
@@ -8,7 +9,9 @@ from gunicorn.glogging import Logger
 
 # Metrics from every worker are summed through files in this folder (prometheus_client
 # multiprocess mode). It must be set before any worker imports prometheus_client.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+"""True when the folder is ours, made here, and removed again when gunicorn exits."""
+if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="va-metrics-")
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
@@ -32,7 +35,10 @@ logconfig_dict = {
     "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
                             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
                             "rename_fields": {"levelname": "level", "asctime": "time"}}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    # No client address ("Invalid request from ip=...") and no password in a URL, ever.
+    "filters": {"redact": {"()": "service.redact.RedactFilter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr",
+                            "filters": ["redact"]}},
     "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
                 "gunicorn.access": {"handlers": [], "propagate": False}},
@@ -59,6 +65,12 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+
+
+def on_exit(server):
+    """Remove the metrics folder made for this run (a folder set by the operator stays)."""
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):

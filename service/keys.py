@@ -9,7 +9,8 @@ key                                   type    content / lifetime
 ``va:sites``                          set     ids of registered sites (for listing); forever
 ``va:salt:<YYYY-MM-DD>``              string  random visitor-hash salt of a local day;
                                               expires 2 days after that day
-``va:{s}:cfg``                        hash    site settings: domains (JSON), timezone
+``va:{s}:cfg``                        hash    site settings: domains (JSON), timezone; a
+                                              hit of a site without it is never written
 ``va:{s}:tot``                        hash    all-time ``visits``/``pageviews``/``visitors``; forever
 ``va:{s}:base``                       hash    imported baseline, same fields; forever
 ``va:{s}:base:log``                   list    audit trail of baseline changes (JSON); forever
@@ -126,6 +127,7 @@ class DayKeys:
     per-hit key names, in the order ``record_hits.lua`` documents."""
 
     prefix: str
+    config: str
     online: str
     history: str
     visitors: str
@@ -147,5 +149,5 @@ class DayKeys:
 def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
     """The keys of a site's local ``day`` (cached: every hit of the day asks)."""
     prefix = site_prefix(site)
-    return DayKeys(prefix, online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
+    return DayKeys(prefix, config(site), online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
                    (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz))

@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 from . import metrics
+from .redact import RedactFilter
 
 log = logging.getLogger("service.access")
 
@@ -22,6 +23,7 @@ def configure(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
                                            rename_fields={"levelname": "level", "asctime": "time"}))
+        handler.addFilter(RedactFilter())
         handler._va = True
         root.addHandler(handler)
         root.propagate = False
@@ -41,7 +43,8 @@ def register(app: Flask) -> None:
     def log_request(response):
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUESTS.labels(route=route, method=request.method,
+        method = request.method if request.method in metrics.HTTP_METHODS else "other"
+        metrics.REQUESTS.labels(route=route, method=method,
                                 status=f"{response.status_code // 100}xx").observe(elapsed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
         if app.config["ACCESS_LOG"] and log.isEnabledFor(logging.INFO):

@@ -10,8 +10,9 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 
 HITS = Counter("va_hits_total",
                "Hits by final outcome: visit, pageview, ping (counted); bot, no_user_agent, prefetch, "
-               "foreign_domain, unknown_site, invalid, rate_limited, dropped (buffer full), duplicate "
-               "(a retried batch recognised).", ["outcome"])
+               "foreign_domain, unknown_site, invalid, rate_limited, ip_limited, dropped (buffer full or "
+               "lost), rejected (set aside after error replies), duplicate (a retried batch recognised).",
+               ["outcome"])
 REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, by route and status class.",
                      ["route", "method", "status"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -25,8 +26,14 @@ COUNTERS_CACHE = Counter("va_counters_cache_total", "Counters reads by cache res
                          ["result"])
 REDIS_SECONDS = Histogram("va_redis_seconds", "Time of one Redis round trip, by operation.", ["operation"],
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
-REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed or timed out, by operation.",
-                       ["operation"])
+REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed, by operation and kind: unavailable "
+                       "(timeout, lost connection: buffered and retried), oom, readonly, auth, "
+                       "unsupported_version, other (error replies: logged at ERROR, shown by /readyz).",
+                       ["operation", "kind"])
+BATCHES_SET_ASIDE = Counter("va_batches_set_aside_total", "Batches Redis kept refusing with an unexpected "
+                            "error reply, written to JOURNAL_DIR/rejected-*.jsonl instead of retried forever.")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+"""Request methods that get their own label value; any other a client invents is 'other'."""
 
 
 @functools.cache

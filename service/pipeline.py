@@ -3,19 +3,24 @@
 parse → site (cached) → filters → visitor id (salted hash) → recorder. The route keeps the
 HTTP side (status, headers); this object holds the app's store, recorder, site cache and
 clock, so a hit looks each of them up once rather than through Flask's proxies.
+
+A hit is never refused because Redis is away: when this worker has never seen the site
+(started, respawned or the site just registered during the outage), the hit is buffered
+with the hosts it claims, and the recorder checks them against the site once Redis answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from . import metrics
 from .beacon import Beacon
 from .caches import TtlCache
 from .context import find_site
-from .errors import ApiError
-from .filters import drop_reason
+from .errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
+from .filters import agent_drop_reason, claimed_hosts, domain_drop_reason
 from .recorder import BufferedRecorder
 from .store import CounterStore, Hit
 from .visitor import address_id, visitor_id
@@ -25,11 +30,12 @@ class HitPipeline:
     """Turn one request's beacon into a recorded Hit, or the reason it is not counted."""
 
     def __init__(self, store: CounterStore, recorder: BufferedRecorder, site_cache: TtlCache,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], default_timezone: str = "Asia/Ho_Chi_Minh"):
         self.store = store
         self.recorder = recorder
         self.site_cache = site_cache
         self.clock = clock
+        self.default_timezone = default_timezone
 
     def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[str, datetime]:
         """Run one hit through; answer its outcome (a recorder outcome or a drop reason) and time.
@@ -38,18 +44,26 @@ class HitPipeline:
         """
         try:
             beacon = parse()
-            site = find_site(self.site_cache, self.store, beacon.site)
-        except ApiError as exc:
-            metrics.hits("unknown_site" if exc.status == 404 else "invalid").inc()
+        except ApiError:
+            metrics.hits("invalid").inc()
             raise
+        try:
+            site = find_site(self.site_cache, self.store, beacon.site)
+        except UnknownSite:
+            metrics.hits("unknown_site").inc()
+            raise
+        except (StorageUnavailable, RedisReplyError):
+            site = None  # Redis away and the site never seen here: checked when Redis is back
         now = self.clock()
-        if reason := drop_reason(beacon, site, environ):
+        hosts = claimed_hosts(beacon, environ)
+        if reason := agent_drop_reason(environ) or (site and domain_drop_reason(site, hosts)):
             metrics.hits(reason).inc()
             return reason, now
         user_agent = environ.get("HTTP_USER_AGENT", "")
         address = environ.get("REMOTE_ADDR") or ""
-        day = now.astimezone(site.tz).date()
+        zone = site.timezone if site else self.default_timezone
+        day = now.astimezone(site.tz if site else ZoneInfo(zone)).date()
         salt = self.store.salt(day, now)
-        hit = Hit(site.id, visitor_id(salt, site.id, address, user_agent), beacon.kind, now, site.timezone,
-                  address_id(salt, address), day)
+        hit = Hit(beacon.site, visitor_id(salt, beacon.site, address, user_agent), beacon.kind, now, zone,
+                  address_id(salt, address), day if site else None, () if site else hosts)
         return self.recorder.record(hit), now

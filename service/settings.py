@@ -6,6 +6,8 @@ import dataclasses
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .redact import redact
+
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel",
                  "rediss+sentinel")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -92,7 +94,7 @@ class Settings:
             try:
                 converted[field.name] = _convert(field, raw)
             except (TypeError, ValueError) as exc:
-                raise SettingsError(f"{field.name}={raw!r}: {exc}") from None
+                raise SettingsError(redact(f"{field.name}={raw!r}: {exc}")) from None
         settings = cls(**converted)
         settings.validate()
         return settings
@@ -101,7 +103,7 @@ class Settings:
         """Raise SettingsError with a readable message for a value out of range."""
         def need(ok: bool, name: str, why: str) -> None:
             if not ok:
-                raise SettingsError(f"{name}={getattr(self, name)!r}: {why}")
+                raise SettingsError(redact(f"{name}={getattr(self, name)!r}: {why}"))
 
         need(self.REDIS_URL.split("://")[0] in REDIS_SCHEMES, "REDIS_URL",
              "must start with " + ", ".join(f"{s}://" for s in REDIS_SCHEMES))

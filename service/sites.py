@@ -6,6 +6,8 @@ import dataclasses
 import functools
 import ipaddress
 import re
+
+import idna
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadRequest
@@ -23,8 +25,12 @@ def valid_site_id(value: object) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def normalize_host(host: str) -> str | None:
-    """Lower-case, IDNA-encode and check a host name or IP; None when it is not one."""
-    host = host.strip().rstrip(".").lower()
+    """Lower-case, IDNA-encode and check a host name or IP; None when it is not one.
+
+    IDNA 2008 with the UTS 46 mapping, as browsers encode hosts: straße.de is
+    xn--strae-oqa.de (Python's own codec, IDNA 2003, would make it strasse.de).
+    """
+    host = host.strip().rstrip(".")
     if not host or len(host) > 253:
         return None
     if host.startswith("[") and host.endswith("]"):
@@ -33,10 +39,13 @@ def normalize_host(host: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
+    if host.isascii():
+        host = host.lower()
+    else:  # UTS 46 maps case itself: a capital Σ becomes σ, where str.lower() would give ς
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return None
     labels = host.split(".")
     if all(HOST_LABEL.fullmatch(label) for label in labels):
         return host

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import dataclasses
+import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -15,17 +16,22 @@ from zoneinfo import ZoneInfo
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import (AuthenticationError, AuthorizationError, ClusterDownError, ConnectionError,
+                              NoPermissionError, NoScriptError, OutOfMemoryError, ReadOnlyError, RedisError,
+                              ResponseError, TimeoutError, TryAgainError)
 from redis.retry import Retry
 
 from . import keys, metrics
-from .errors import StorageUnavailable
+from .errors import RedisReplyError, StorageUnavailable
 from .sites import Site
 
 METRICS = ("visits", "pageviews", "visitors")
 SHORT = {"visits": "v", "pageviews": "p", "visitors": "u"}
 SALT_RETRY_SECONDS = 5.0
 """With Redis away and a process-local salt standing in, ask Redis again after this long."""
+SALT_CHECK_SECONDS = 5.0
+"""A cached salt is compared with Redis's this often: a Redis restarted empty gets it back (or a
+second worker's salt is adopted), so one visitor stays one visitor."""
 BASELINE_LOG_LENGTH = 100
 """Baseline audit entries kept per site."""
 
@@ -43,6 +49,9 @@ class Hit:
     """The client address hashed with the day's salt (for the per-address limit)."""
     day: date | None = None
     """The hit's local date in ``timezone`` (computed from ``at`` when not given)."""
+    unchecked_hosts: tuple[str, ...] = ()
+    """Made while Redis was away for a site this worker had never seen: the page's host (and
+    the Origin's) to check against the site's domains, and its zone to learn, before writing."""
 
     def local_day(self) -> date:
         return self.day or keys.local_day(self.at, ZoneInfo(self.timezone))
@@ -71,16 +80,94 @@ class Durability:
         return dataclasses.asdict(self)
 
 
+MIN_VERSIONS = {"Redis": (7, 0, 0), "Valkey": (7, 2, 0)}
+"""Oldest servers whose commands the scripts use (EXPIRE NX, script shebang flags: Redis 7.0)."""
+ERROR_LOG_SECONDS = 60.0
+"""An error reply of one kind is logged at ERROR at most this often per process."""
+
+log = logging.getLogger(__name__)
+_last_logged: dict[str, float] = {}
+
+
+def classify(exc: RedisError) -> str:
+    """The kind of a Redis failure: 'unavailable' (an outage) or an error reply's kind."""
+    if isinstance(exc, OutOfMemoryError):
+        return "oom"
+    if isinstance(exc, ReadOnlyError):
+        return "readonly"
+    if isinstance(exc, (AuthenticationError, AuthorizationError, NoPermissionError)):
+        return "auth"
+    if isinstance(exc, (ConnectionError, TimeoutError, ClusterDownError, TryAgainError)):
+        return "unavailable"  # lost connection, timeout, LOADING, a cluster mid-failover
+    message = reply_message(exc)
+    for prefix, kind in (("OOM", "oom"), ("READONLY", "readonly"), ("NOAUTH", "auth"),
+                         ("WRONGPASS", "auth"), ("NOPERM", "auth")):
+        if message.startswith(prefix):
+            return kind
+    return "other"
+
+
+def reply_message(exc: Exception) -> str:
+    """Redis's own words, without redis-py's pipeline preamble (which quotes our arguments)."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return message.rpartition("caused error: ")[2][:500]
+
+
+def log_reply_error(kind: str, operation: str, message: str) -> None:
+    """ERROR with Redis's message, at most once a minute per kind (an OOM lasts)."""
+    now = time.monotonic()
+    if now - _last_logged.get(kind, -ERROR_LOG_SECONDS) >= ERROR_LOG_SECONDS:
+        _last_logged[kind] = now
+        log.error("Redis answered %s with an error (%s): %s", operation, kind, message)
+
+
 @contextlib.contextmanager
 def redis_errors(operation: str = "other"):
-    """Time a Redis round trip; turn any failure into StorageUnavailable (503, or a retry for the buffer)."""
+    """Time a Redis round trip; an outage raises StorageUnavailable, an error reply RedisReplyError."""
     started = time.perf_counter()
     try:
         yield
     except RedisError as exc:
-        metrics.REDIS_ERRORS.labels(operation=operation).inc()
-        raise StorageUnavailable() from exc
+        kind = classify(exc)
+        metrics.REDIS_ERRORS.labels(operation=operation, kind=kind).inc()
+        if kind == "unavailable":
+            raise StorageUnavailable() from exc
+        log_reply_error(kind, operation, reply_message(exc))
+        raise RedisReplyError(kind, reply_message(exc)) from exc
     metrics.REDIS_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """What one Redis node says of itself, for the start-up and /readyz checks."""
+
+    node: str
+    product: str
+    version: str
+    role: str
+    used_memory: int
+    maxmemory: int
+
+    @classmethod
+    def from_info(cls, node: str, info: dict) -> Server:
+        product = "Valkey" if "valkey_version" in info else "Redis"
+        version = str(info.get("valkey_version") or info.get("redis_version") or "0")
+        return cls(node, product, version, str(info.get("role", "master")),
+                   int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+
+    @property
+    def problem(self) -> tuple[str, str] | None:
+        """(kind, message) when this node cannot count hits now, else None."""
+        need = MIN_VERSIONS[self.product]
+        if _version_tuple(self.version) < need:
+            return "unsupported_version", (f"{self.product} {self.version} at {self.node} is too old: "
+                                           f"visitor-analytics needs {self.product} {'.'.join(map(str, need))} "
+                                           "or newer (Redis >= 7.0 or Valkey >= 7.2)")
+        if self.role not in ("master", "primary"):
+            return "readonly", f"{self.node} is a read-only replica"
+        if self.maxmemory and self.used_memory >= self.maxmemory:
+            return "oom", f"{self.node} is out of memory ({self.used_memory} of maxmemory {self.maxmemory} bytes)"
+        return None
 
 
 class CounterStore:
@@ -91,7 +178,7 @@ class CounterStore:
         self.limits = limits
         self._lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
-        self._salts: dict[date, bytes] = {}
+        self._salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, unix s last compared with Redis)
         self._fallback_salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, when Redis failed)
         self._salt_lock = threading.Lock()
         self.is_cluster = isinstance(client, redis.RedisCluster)
@@ -126,6 +213,18 @@ class CounterStore:
             return bool(self.redis.ping())
         except RedisError:
             return False
+
+    def servers(self) -> list[Server]:
+        """INFO of every node (every node of a Cluster), or StorageUnavailable."""
+        with redis_errors("info"):
+            if self.is_cluster:
+                found = self.redis.info(target_nodes=redis.RedisCluster.ALL_NODES)
+                return [Server.from_info(node, info) for node, info in found.items()]
+            return [Server.from_info("redis", self.redis.info())]
+
+    def server_problems(self) -> list[tuple[str, str]]:
+        """(kind, message) of every reason the Redis we talk to cannot count hits now."""
+        return [server.problem for server in self.servers() if server.problem]
 
     def durability(self) -> Durability:
         """Check that Redis will keep the all-time counters: no eviction, persistence on."""
@@ -200,12 +299,21 @@ class CounterStore:
         """The secret salt of a local day, shared by every worker through Redis.
 
         Tomorrow's salt is created along with today's, so a Redis outage across midnight
-        finds it cached. With Redis away and no salt cached, a process-local salt stands in
+        finds it cached. Every SALT_CHECK_SECONDS the cached salt is compared with Redis's:
+        after Redis lost it, this worker's goes back (SET NX), and a salt another worker set
+        first is adopted. With Redis away and no salt cached, a process-local salt stands in
         (visits of that outage may then count a little high) rather than losing the hit.
         """
-        salt = self._salts.get(day)
-        if salt is not None:
-            return salt
+        cached = self._salts.get(day)
+        moment = now.timestamp()
+        if cached is not None and (moment - cached[1] < SALT_CHECK_SECONDS
+                                   or not self._salt_lock.acquire(blocking=False)):
+            return cached[0]  # fresh, or another thread is asking Redis right now
+        if cached is not None:
+            try:
+                return self._check_salt(day, now, cached[0])
+            finally:
+                self._salt_lock.release()
         fallback = self._fallback_salts.get(day)
         if fallback and time.monotonic() - fallback[1] < SALT_RETRY_SECONDS:
             return fallback[0]  # Redis failed moments ago: do not make every hit wait for it again
@@ -213,8 +321,7 @@ class CounterStore:
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 for d in (day, day + timedelta(days=1)):
-                    lifetime = max(60, keys.salt_deadline_any_zone(d) - int(now.timestamp()))
-                    pipe.set(keys.salt(d), secrets.token_bytes(32), nx=True, ex=lifetime)
+                    pipe.set(keys.salt(d), secrets.token_bytes(32), nx=True, ex=self._salt_lifetime(d, now))
                     pipe.get(keys.salt(d))
                 _, today, _, tomorrow = pipe.execute()
             except RedisError:
@@ -222,9 +329,28 @@ class CounterStore:
                 self._fallback_salts[day] = (salt, time.monotonic())
                 return salt
             self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=2)}
-            self._salts[day], self._salts[day + timedelta(days=1)] = today, tomorrow
+            self._salts[day], self._salts[day + timedelta(days=1)] = (today, moment), (tomorrow, moment)
             self._fallback_salts.clear()
         return today
+
+    def _check_salt(self, day: date, now: datetime, mine: bytes) -> bytes:
+        """Put this worker's salt back if Redis lost it; adopt Redis's when it differs."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(keys.salt(day), mine, nx=True, ex=self._salt_lifetime(day, now))
+            pipe.get(keys.salt(day))
+            _, found = pipe.execute()
+        except RedisError:
+            return mine  # Redis away: keep hashing with the salt we know
+        if found and found != mine:
+            log.warning("Redis holds another salt for %s than this worker (restarted empty?): adopting it", day)
+            mine = found
+        self._salts[day] = (mine, now.timestamp())
+        return mine
+
+    @staticmethod
+    def _salt_lifetime(day: date, now: datetime) -> int:
+        return max(60, keys.salt_deadline_any_zone(day) - int(now.timestamp()))
 
     # --- hits ---------------------------------------------------------------------------
 
@@ -245,7 +371,7 @@ class CounterStore:
         for number, ((site, zone, day), indexes) in enumerate(groups.items()):
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
-            names = [marker, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total]
+            names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total]
             newest = max(int(hits[index].at.timestamp()) for index in indexes)
             args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest)]
             for index in indexes:
@@ -259,7 +385,8 @@ class CounterStore:
         outcomes = [""] * len(hits)
         for indexes, reply in zip(groups.values(), replies):
             for position, index in enumerate(indexes):
-                outcomes[index] = "duplicate" if reply == b"duplicate" else reply[position].decode()
+                # 'duplicate': written before; 'unknown_site': removed (or purged) meanwhile.
+                outcomes[index] = reply.decode() if isinstance(reply, bytes) else reply[position].decode()
         return outcomes
 
     def _evalsha_all(self, calls: list[tuple[list, list]]) -> list:
@@ -412,3 +539,11 @@ def _by_month(days: list[date]) -> list[list[date]]:
         else:
             groups.append([d])
     return groups
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts + [0] * (3 - len(parts)))

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from service import create_app
-from service.redis_process import RedisProcess, free_port, redis_server_binary
+from service.redis_process import RedisProcess, free_port, server_binary
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, add_site, counters, hit
@@ -22,7 +22,7 @@ from .servers import request, wait_for_total
 
 
 def redis_cli() -> str:
-    return shutil.which("redis-cli") or str(Path(redis_server_binary()).with_name("redis-cli"))
+    return shutil.which("redis-cli") or str(Path(server_binary("redis")).with_name("redis-cli"))
 
 
 def wait_until(predicate, timeout_seconds=20.0, what="condition"):
@@ -86,7 +86,7 @@ def sentinel(tmp_path_factory):
                     f"sentinel monitor mymaster 127.0.0.1 {master.port} 1\n"
                     "sentinel down-after-milliseconds mymaster 1000\n"
                     "sentinel failover-timeout mymaster 5000\n")
-    process = subprocess.Popen([redis_server_binary(), str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([server_binary("redis"), str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
         probe = redis.Redis(port=port)

@@ -33,7 +33,10 @@ def simulate_days(client, days=DAYS, visitors=3):
 def test_400_days_keep_keys_bounded(client, redis_client):
     """After 400 days only the compact monthly history grows; every other key expires within days."""
     c = simulate_days(client)
-    assert c["total"] == {"visits": DAYS * 3, "pageviews": DAYS * 6, "visitors": DAYS * 3}, c["total"]
+    assert (c["total"]["visits"], c["total"]["pageviews"]) == (DAYS * 3, DAYS * 6), c["total"]
+    # Visitors are HyperLogLog estimates (the SPEC allows ±1%): two of a day's three visitors
+    # share a register about once in 5,000 days, so an exact 1,200 would fail now and then.
+    assert abs(c["total"]["visitors"] - DAYS * 3) <= DAYS * 3 // 100, c["total"]
     site_keys = [k.decode() for k in redis_client.keys("va:{travinh}:*")]
     forever = sorted(k for k in site_keys if redis_client.ttl(k) == -1)
     months = [k for k in forever if ":h:" in k]

@@ -1,10 +1,15 @@
+#!lua
+-- The shebang (Redis >= 7.0, Valkey) declares a writing script: Redis refuses it before it
+-- runs when it is out of memory or a read-only replica, so a batch is never half applied.
+--
 -- Count a batch of hits of ONE site on ONE local day, atomically and at most once.
 -- Every key is passed in KEYS (built by service/keys.py), so the script runs on Redis Cluster.
 --
--- KEYS[1] batch marker (set once; a replayed batch finds it and changes nothing)
--- KEYS[2] online zset (visitor -> last seen ms)   KEYS[3] history hash of the day's month
--- KEYS[4] the day's visitors HyperLogLog          KEYS[5] all-time totals hash
--- then for hit i (0-based), at k = 5 + 2*i:
+-- KEYS[1] batch marker (set last; a replayed batch finds it and changes nothing)
+-- KEYS[2] the site's settings hash (gone: the site was removed, nothing is written)
+-- KEYS[3] online zset (visitor -> last seen ms)   KEYS[4] history hash of the day's month
+-- KEYS[5] the day's visitors HyperLogLog          KEYS[6] all-time totals hash
+-- then for hit i (0-based), at k = 6 + 2*i:
 --   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
 --   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
@@ -13,63 +18,101 @@
 -- ARGV[9] seconds the day's visitor set must still live
 -- then for hit i, at a = 9 + 3*i:
 --   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
--- Returns 'duplicate', or one outcome per hit: 'visit' (a new visit began), 'pageview',
--- 'ping', 'rate_limited' (one visitor refreshing too fast) or 'ip_limited' (one address flooding).
+-- Returns 'duplicate', 'unknown_site', or one outcome per hit: 'visit' (a new visit began),
+-- 'pageview', 'ping', 'rate_limited' (one visitor refreshing too fast) or 'ip_limited' (one
+-- address flooding). A key of the wrong type is an error reply raised before any write.
 --
--- Per hit it runs GET and SET of the session (and INCR of the address counter when that
--- limit is on); the shared keys are written once per call, with the batch's sums.
--- Lifetimes are relative (EXPIRE, PX), measured from the hit: the service's clock picks the
--- period, and a Redis whose clock disagrees (or a hit replayed late) never drops a key early.
+-- Two phases: every read and check first (sessions and address counters are read once and
+-- then followed in Lua tables), every write after, with commands that cannot fail on keys
+-- already checked. Lifetimes are relative (PX, EXPIRE), measured from the hit: the service's
+-- clock picks the period, and a Redis whose clock disagrees never drops a key early.
 
-if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[4]) then
+-- Phase 1: reads and checks. ---------------------------------------------------------------
+
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return 'duplicate'
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return 'unknown_site'
+end
+
+local online, month, day_visitors, total = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local function expect_type(key, wanted)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= wanted then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted)
+  end
+end
+for _, check in ipairs({{online, 'zset'}, {month, 'hash'}, {day_visitors, 'string'}, {total, 'hash'}}) do
+  local problem = expect_type(check[1], check[2])
+  if problem then
+    return problem
+  end
+end
+if redis.call('EXISTS', day_visitors) == 1 then
+  redis.call('PFCOUNT', day_visitors)  -- errors now, not mid-write, if it is not a HyperLogLog
 end
 
 local window, timeout, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local address_cap = tonumber(ARGV[5])
 local CHUNK = 500  -- arguments per variadic call, well under Lua's stack limit
 
+local sessions = {}        -- session key -> {last, minute, in_minute, existed, advanced}
+local addresses = {}       -- address key -> {hits before this batch, hits now}
 local outcomes = {}
-local seen = {}      -- ZADD arguments: score, member, score, member...
-local visitors = {}  -- PFADD arguments
+local seen = {}            -- ZADD arguments: score, member, score, member...
+local visitors = {}        -- PFADD arguments
 local newest, pageviews, visits = 0, 0, 0
 
--- Tell whether one more hit from an address goes past its per-minute limit.
-local function address_flooding(counter)
-  local hits = redis.call('INCR', counter)
-  if hits == 1 then
-    redis.call('EXPIRE', counter, 120)
+local function session_of(key)
+  local state = sessions[key]
+  if state == nil then
+    local raw = redis.call('GET', key)  -- WRONGTYPE here is still before any write
+    state = {last = 0, minute = -1, in_minute = 0, existed = raw ~= false, advanced = false, dirty = false}
+    if raw then
+      -- An older version wrote only "<last hit ms>".
+      local a, m, n = string.match(raw, '^(%d+):?(%d*):?(%d*)$')
+      state.last, state.minute, state.in_minute = tonumber(a) or 0, tonumber(m) or -1, tonumber(n) or 0
+    end
+    sessions[key] = state
   end
-  return hits > address_cap
+  return state
 end
 
--- The session remembers the last hit and how many hits the visitor sent in its minute, so
--- one key both slides the visit and caps a visitor refreshing too fast. A session written by
--- an older version holds only "<last hit ms>".
-local function count(session, visitor, at, now)
-  local minute = math.floor(now / 60000)
-  local raw = redis.call('GET', session)
-  local last, session_minute, in_minute = 0, -1, 0
-  if raw then
-    local a, m, n = string.match(raw, '^(%d+):?(%d*):?(%d*)$')
-    last, session_minute, in_minute = tonumber(a) or 0, tonumber(m) or -1, tonumber(n) or 0
+-- Tell whether one more hit from an address goes past its per-minute limit.
+local function address_flooding(key)
+  local state = addresses[key]
+  if state == nil then
+    local raw = redis.call('GET', key)
+    local before = tonumber(raw or '0')
+    if before == nil then
+      return redis.error_reply('WRONGTYPE ' .. key .. ' is not a counter')
+    end
+    state = {before = before, now = before}
+    addresses[key] = state
   end
-  if minute == session_minute then
-    if in_minute >= cap then
+  state.now = state.now + 1
+  return state.now > address_cap
+end
+
+-- One pageview of a visitor: slide the visit, cap a visitor refreshing too fast.
+local function count(state, visitor, now)
+  local minute = math.floor(now / 60000)
+  if minute == state.minute then
+    if state.in_minute >= cap then
       return 'rate_limited'
     end
-    in_minute = in_minute + 1
-  elseif minute > session_minute then
-    session_minute, in_minute = minute, 1
+    state.in_minute = state.in_minute + 1
+  elseif minute > state.minute then
+    state.minute, state.in_minute = minute, 1
   end  -- an older minute: a late hit replayed from a buffer, not capped
 
-  local new_visit = (raw == false) or (now - last >= timeout)
-  if now > last then
-    redis.call('SET', session, at .. ':' .. session_minute .. ':' .. in_minute, 'PX', timeout)
-  else
-    redis.call('SET', session, last .. ':' .. session_minute .. ':' .. in_minute, 'KEEPTTL')
+  state.dirty = true
+  local new_visit = (not state.existed) or (now - state.last >= timeout)
+  state.existed = true
+  if now > state.last then
+    state.last, state.advanced = now, true
   end
-
   pageviews = pageviews + 1
   visitors[#visitors + 1] = visitor
   if new_visit then
@@ -79,12 +122,18 @@ local function count(session, visitor, at, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 5) / 2 - 1 do
-  local k, a = 5 + 2 * i, 9 + 3 * i
-  local visitor, at, kind = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local now = tonumber(at)
+for i = 0, (#KEYS - 6) / 2 - 1 do
+  local k, a = 6 + 2 * i, 9 + 3 * i
+  local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
   local outcome
-  if address_cap > 0 and address_flooding(KEYS[k + 2]) then
+  local flooding = false
+  if address_cap > 0 then
+    flooding = address_flooding(KEYS[k + 2])
+    if type(flooding) == 'table' then
+      return flooding  -- an error reply, before any write
+    end
+  end
+  if flooding then
     outcome = 'ip_limited'
   else
     -- Presence: the newest time seen counts (ZADD GT, below), pings included.
@@ -96,13 +145,29 @@ for i = 0, (#KEYS - 5) / 2 - 1 do
     if kind == 'ping' then
       outcome = 'ping'
     else
-      outcome = count(KEYS[k + 1], visitor, at, now)
+      outcome = count(session_of(KEYS[k + 1]), visitor, now)
     end
   end
   outcomes[#outcomes + 1] = outcome
 end
 
-local online, month, day_visitors, total = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- Phase 2: writes. -------------------------------------------------------------------------
+
+for key, state in pairs(sessions) do
+  local value = state.last .. ':' .. state.minute .. ':' .. state.in_minute
+  if state.advanced then
+    redis.call('SET', key, value, 'PX', timeout)
+  elseif state.dirty then
+    redis.call('SET', key, value, 'KEEPTTL')
+  end
+end
+for key, state in pairs(addresses) do
+  if state.before == 0 then
+    redis.call('SET', key, state.now, 'EX', 120)
+  else
+    redis.call('INCRBY', key, state.now - state.before)
+  end
+end
 
 for first = 1, #seen, CHUNK do
   redis.call('ZADD', online, 'GT', unpack(seen, first, math.min(first + CHUNK - 1, #seen)))
@@ -136,4 +201,6 @@ if grew > 0 then
     redis.call('HINCRBY', total, 'visitors', estimate - before)
   end
 end
+
+redis.call('SET', KEYS[1], 1, 'EX', ARGV[4])
 return outcomes

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from .. import metrics
 from ..context import recorder, store
+from ..errors import RedisReplyError, StorageUnavailable
 
 bp = Blueprint("ops", __name__)
 
@@ -18,26 +19,39 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when Redis answers a PING and will not evict the all-time counters."""
+    """Ready when Redis answers, is supported, writable, has memory and will not evict counters."""
     buffered = recorder().depth
-    if not store().ping():
+    try:
+        problems = store().server_problems()
+    except StorageUnavailable:
         return jsonify(status="unready", buffered_hits=buffered,
-                       error={"code": "redis_unavailable", "message": "Redis did not answer PING"}), 503
-    durability = durability_check()
-    body = {"status": "ready", "redis": "ok", "buffered_hits": buffered, "durability": durability.as_json()}
+                       error={"code": "redis_unavailable", "message": "Redis did not answer"}), 503
+    except RedisReplyError as exc:
+        problems = [(exc.kind, exc.redis_message)]
+    failing = recorder().failing  # what Redis answered our last write, until one succeeds
+    if failing is not None and failing.kind not in {kind for kind, _ in problems}:
+        problems.append((failing.kind, failing.redis_message))
+    durability, journal_problem = cached_checks()
+    body = {"status": "ready", "redis": "ok", "buffered_hits": buffered, "durability": durability.as_json(),
+            "warnings": [journal_problem] if journal_problem else []}
+    if problems:
+        kind, message = problems[0]
+        body.update(status="unready", redis=kind, error={"code": f"redis_{kind}", "message": message},
+                    problems=[{"code": f"redis_{k}", "message": m} for k, m in problems])
+        return jsonify(body), 503
     if durability.errors:
         body.update(status="unready", error={"code": "redis_may_evict", "message": durability.errors[0]})
         return jsonify(body), 503
     return jsonify(body)
 
 
-def durability_check():
-    """The Redis durability check, repeated at most once a minute per process."""
+def cached_checks():
+    """The durability and journal checks, repeated at most once a minute per process."""
     cache = current_app.extensions["durability_cache"]
-    found = cache.get("redis")
+    found = cache.get("checks")
     if found is None:
-        found = store().durability()
-        cache.put("redis", found)
+        found = (store().durability(), recorder().journal.problem())
+        cache.put("checks", found)
     return found
 
 

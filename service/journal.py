@@ -1,0 +1,153 @@
+"""Hits kept on disk: spilled at shutdown while Redis is away, replayed by the next start.
+
+A file is claimed by taking an exclusive ``flock`` on it, held until its hits are written.
+The kernel drops the lock when its holder dies, however it dies, so the next worker that
+starts reclaims a file whose reader was SIGKILLed (a PID could be reused; a lock cannot).
+Lines are versioned (``{"v": 2, ...}``); lines written by older versions still replay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from .store import Hit
+
+log = logging.getLogger(__name__)
+
+VERSION = 2
+"""Journal line format written now (1: the hits as positional lists, no "v")."""
+CLAIMED = re.compile(r"^replaying-\d+-")
+
+
+@dataclasses.dataclass
+class Claim:
+    """A journal file this process holds the lock of, and the batches read from it."""
+
+    path: Path
+    handle: IO[str]
+    batches: list[tuple[str, list[Hit]]]
+
+    @property
+    def hits(self) -> int:
+        return sum(len(hits) for _, hits in self.batches)
+
+
+class Journal:
+    """The journal folder: spill, set aside, claim and release files of buffered hits."""
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = Path(folder) if folder else None
+
+    def problem(self) -> str | None:
+        """Why hits could not be spilled here right now, or None (checked at start and by /readyz)."""
+        if self.folder is None:
+            return "JOURNAL_DIR is not set: hits buffered during a Redis outage are lost at shutdown"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.folder / f".probe-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            return f"JOURNAL_DIR {self.folder} is not writable ({exc.strerror}): hits buffered during a Redis " \
+                   "outage would be lost at shutdown"
+        return None
+
+    def spill(self, batches: list[tuple[str, list[Hit]]], prefix: str = "journal") -> Path:
+        """Write batches to a new file, atomically (rename), fsynced; raises OSError."""
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{prefix}-{os.getpid()}-{time.time_ns()}.jsonl"
+        temporary = path.with_suffix(".tmp")
+        with temporary.open("w") as out:
+            for batch_id, hits in batches:
+                out.write(json.dumps({"v": VERSION, "batch": batch_id, "hits": [encode(h) for h in hits]}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        temporary.rename(path)
+        return path
+
+    def claim(self) -> list[Claim]:
+        """Lock and read every file no live process holds: new spills and orphaned claims."""
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        claims = []
+        for path in sorted([*self.folder.glob("journal-*.jsonl"), *self.folder.glob("replaying-*.jsonl")]):
+            claim = self._claim(path)
+            if claim is not None:
+                claims.append(claim)
+        return claims
+
+    def _claim(self, path: Path) -> Claim | None:
+        try:
+            handle = path.open()
+        except OSError:
+            return None  # another worker renamed or finished it
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(handle.fileno()).st_ino != path.stat().st_ino:
+                raise FileNotFoundError(path)  # replaced between open and lock
+        except OSError:
+            handle.close()
+            return None
+        claimed = path.with_name(f"replaying-{os.getpid()}-{CLAIMED.sub('', path.name)}")
+        if path.name.startswith("replaying-"):
+            log.warning("reclaiming %s: the process replaying it is gone", path.name)
+        path.rename(claimed)  # the name says who holds it; the lock is what counts
+        batches = []
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                batches.append(decode_line(line))
+            except (ValueError, KeyError, TypeError, IndexError):
+                log.error("%s line %d is not a journal entry: skipped", claimed.name, number)
+        return Claim(claimed, handle, batches)
+
+    @staticmethod
+    def release(claims: list[Claim]) -> None:
+        """Their hits are written (or spilled again): delete the files, drop the locks."""
+        for claim in claims:
+            claim.path.unlink(missing_ok=True)
+            claim.handle.close()
+
+
+def encode(hit: Hit) -> dict:
+    row = {"site": hit.site, "visitor": hit.visitor, "kind": hit.kind, "at": int(hit.at.timestamp() * 1000),
+           "tz": hit.timezone, "client": hit.client}
+    if hit.unchecked_hosts:
+        row["unchecked"] = list(hit.unchecked_hosts)
+    return row
+
+
+def decode_line(line: str) -> tuple[str, list[Hit]]:
+    """A journal line of any version as (batch id, hits)."""
+    entry = json.loads(line)
+    version = entry.get("v", 1)
+    if version == 1:
+        return entry["batch"], [_decode_v1(row) for row in entry["hits"]]
+    if version == 2:
+        return entry["batch"], [_decode_v2(row) for row in entry["hits"]]
+    raise ValueError(f"journal version {version} is newer than this service")
+
+
+def _decode_v1(row: list) -> Hit:
+    site, visitor, kind, at_ms, zone, *client = row
+    return Hit(site, visitor, kind, _instant(at_ms), zone, *client)
+
+
+def _decode_v2(row: dict) -> Hit:
+    return Hit(row["site"], row["visitor"], row["kind"], _instant(row["at"]), row["tz"], row.get("client", ""),
+               unchecked_hosts=tuple(row.get("unchecked", ())))
+
+
+def _instant(at_ms: int) -> datetime:
+    return datetime.fromtimestamp(at_ms / 1000, timezone.utc)

@@ -1,0 +1,32 @@
+"""Keep secrets and client addresses out of every log line and error message."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+"""user:password@ (or a bare password@) in any URL, e.g. redis://:secret@host:6379/0."""
+CLIENT_ADDRESS = re.compile(r"\bip=\S+")
+"""gunicorn's "Invalid request from ip=203.0.113.7: ..." warnings."""
+
+
+def redact(text: str) -> str:
+    """``text`` with URL credentials and client addresses replaced."""
+    return CLIENT_ADDRESS.sub("ip=<hidden>", URL_CREDENTIALS.sub(r"\1***@", text))
+
+
+class RedactFilter(logging.Filter):
+    """A logging filter that redacts each record's message (and its arguments) before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            if redact(str(exc)) != str(exc):  # a traceback would print the secret: keep only its type
+                record.msg, record.args = f"{cleaned} ({type(exc).__name__}: {redact(str(exc))})", None
+                record.exc_info, record.exc_text = None, None
+        return True
