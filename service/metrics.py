@@ -19,7 +19,8 @@ REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, b
 BUFFER_DEPTH = Gauge("va_buffer_hits", "Hits waiting in the in-process buffer at the last flush attempt "
                      "(summed over live workers).",
                      multiprocess_mode="livesum")
-REPLAYED = Counter("va_journal_replayed_hits_total", "Hits read back from the shutdown journal.")
+REPLAYED = Counter("va_journal_replayed_hits_total", "Hits from the shutdown journal written to Redis (each "
+                   "once, also when a worker replaying it died and another took over).")
 FLUSH_SECONDS = Histogram("va_flush_duration_seconds", "Time to write one batch of hits to Redis.",
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 COUNTERS_CACHE = Counter("va_counters_cache_total", "Counters reads by cache result (hit, miss, stale).",

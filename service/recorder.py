@@ -46,6 +46,8 @@ class Batch:
 
     id: str
     hits: list[Hit]
+    replayed: bool = False
+    """Read back from the journal (counted in va_journal_replayed_hits_total once written)."""
     size: int = dataclasses.field(init=False)
     """Hits it holds in the buffer's count (fixed: checking sites may drop some hits)."""
 
@@ -180,6 +182,8 @@ class BufferedRecorder:
             self.failing, self._refusals = None, 0
             for hit, outcome in zip(batch.hits, outcomes):
                 self._note(hit, outcome)
+            if batch.replayed:
+                metrics.REPLAYED.inc(len(batch.hits))
             self._done(batch, batch.size)
             written += len(batch.hits)
 
@@ -305,11 +309,10 @@ class BufferedRecorder:
         for claim in claims:
             with self._lock:
                 for batch_id, hits in claim.batches:
-                    self._batches.append(Batch(batch_id, hits))
+                    self._batches.append(Batch(batch_id, hits, replayed=True))
                     self._size += len(hits)
                 self._claims.append(claim)
                 self._ensure_flusher()
-            metrics.REPLAYED.inc(claim.hits)
             queued += claim.hits
         if queued:
             log.warning("replaying %d hits from the journal", queued)

@@ -86,7 +86,6 @@ ERROR_LOG_SECONDS = 60.0
 """An error reply of one kind is logged at ERROR at most this often per process."""
 
 log = logging.getLogger(__name__)
-_last_logged: dict[str, float] = {}
 
 
 def classify(exc: RedisError) -> str:
@@ -113,16 +112,21 @@ def reply_message(exc: Exception) -> str:
     return message.rpartition("caused error: ")[2][:500]
 
 
-def log_reply_error(kind: str, operation: str, message: str) -> None:
-    """ERROR with Redis's message, at most once a minute per kind (an OOM lasts)."""
-    now = time.monotonic()
-    if now - _last_logged.get(kind, -ERROR_LOG_SECONDS) >= ERROR_LOG_SECONDS:
-        _last_logged[kind] = now
-        log.error("Redis answered %s with an error (%s): %s", operation, kind, message)
+class ErrorLog:
+    """ERROR lines for error replies with Redis's message, at most once a minute per kind (an OOM lasts)."""
+
+    def __init__(self):
+        self._last: dict[str, float] = {}
+
+    def __call__(self, kind: str, operation: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, -ERROR_LOG_SECONDS) >= ERROR_LOG_SECONDS:
+            self._last[kind] = now
+            log.error("Redis answered %s with an error (%s): %s", operation, kind, message)
 
 
 @contextlib.contextmanager
-def redis_errors(operation: str = "other"):
+def redis_errors(operation: str = "other", log_reply_error=None):
     """Time a Redis round trip; an outage raises StorageUnavailable, an error reply RedisReplyError."""
     started = time.perf_counter()
     try:
@@ -132,7 +136,7 @@ def redis_errors(operation: str = "other"):
         metrics.REDIS_ERRORS.labels(operation=operation, kind=kind).inc()
         if kind == "unavailable":
             raise StorageUnavailable() from exc
-        log_reply_error(kind, operation, reply_message(exc))
+        (log_reply_error or ErrorLog())(kind, operation, reply_message(exc))
         raise RedisReplyError(kind, reply_message(exc)) from exc
     metrics.REDIS_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
 
@@ -182,6 +186,7 @@ class CounterStore:
         self._fallback_salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, when Redis failed)
         self._salt_lock = threading.Lock()
         self.is_cluster = isinstance(client, redis.RedisCluster)
+        self.log_reply_error = ErrorLog()
 
     @classmethod
     def from_settings(cls, settings, timeout_seconds: float | None = None) -> CounterStore:
@@ -216,7 +221,7 @@ class CounterStore:
 
     def servers(self) -> list[Server]:
         """INFO of every node (every node of a Cluster), or StorageUnavailable."""
-        with redis_errors("info"):
+        with redis_errors("info", self.log_reply_error):
             if self.is_cluster:
                 found = self.redis.info(target_nodes=redis.RedisCluster.ALL_NODES)
                 return [Server.from_info(node, info) for node, info in found.items()]
@@ -255,7 +260,7 @@ class CounterStore:
 
     def get_site(self, site_id: str) -> Site | None:
         """Read a site's settings, or None when it is not registered."""
-        with redis_errors("site"):
+        with redis_errors("site", self.log_reply_error):
             raw = self.redis.hgetall(keys.config(site_id))
         if not raw:
             return None
@@ -263,7 +268,7 @@ class CounterStore:
 
     def put_site(self, site: Site) -> bool:
         """Create or replace a site's settings; True when it was created."""
-        with redis_errors("site"):
+        with redis_errors("site", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.hset(keys.config(site.id), mapping={
                 "domains": json.dumps(list(site.domains)), "timezone": site.timezone})
@@ -273,7 +278,7 @@ class CounterStore:
 
     def delete_site(self, site_id: str, purge: bool = False) -> bool:
         """Remove a site's settings (and with ``purge`` all its data); False when nothing was there."""
-        with redis_errors("site"):
+        with redis_errors("site", self.log_reply_error):
             existed = bool(self.redis.delete(keys.config(site_id)))
             self.redis.srem(keys.SITES, site_id)
             if purge:
@@ -290,7 +295,7 @@ class CounterStore:
         return existed
 
     def list_sites(self) -> list[str]:
-        with redis_errors():
+        with redis_errors("other", self.log_reply_error):
             return sorted(s.decode() for s in self.redis.smembers(keys.SITES))
 
     # --- salts --------------------------------------------------------------------------
@@ -380,7 +385,7 @@ class CounterStore:
                 names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
                 args += (hit.visitor, at_ms, hit.kind)
             calls.append((names, args))
-        with redis_errors("record"):
+        with redis_errors("record", self.log_reply_error):
             replies = self._evalsha_all(calls)
         outcomes = [""] * len(hits)
         for indexes, reply in zip(groups.values(), replies):
@@ -418,7 +423,7 @@ class CounterStore:
         today = keys.local_day(now, tz)
         week = keys.week_days(today, week_start)
         now_ms = int(now.timestamp() * 1000)
-        with redis_errors("counters"):
+        with redis_errors("counters", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.zcount(keys.online(site.id), now_ms - self.limits.online_window_seconds * 1000, "+inf")
             self._queue_days(pipe, site.id, week)
@@ -436,7 +441,7 @@ class CounterStore:
 
     def history(self, site: Site, days: list[date]) -> list[dict]:
         """One row per local day, oldest first."""
-        with redis_errors():
+        with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             self._queue_days(pipe, site.id, days)
             rows = pipe.execute()
@@ -464,7 +469,7 @@ class CounterStore:
     def set_baseline(self, site_id: str, values: dict[str, int], audit: dict) -> dict[str, int]:
         """Replace a site's imported baseline (idempotent) and log who set it, when and why."""
         mapping = {m: int(values.get(m, 0)) for m in METRICS}
-        with redis_errors():
+        with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=True)
             pipe.hset(keys.baseline(site_id), mapping=mapping)
             pipe.lpush(keys.baseline_log(site_id), json.dumps({**audit, **mapping}, sort_keys=True))
@@ -474,7 +479,7 @@ class CounterStore:
 
     def get_baseline(self, site_id: str) -> tuple[dict[str, int], list[dict]]:
         """The current baseline and its audit trail, newest first."""
-        with redis_errors():
+        with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.hmget(keys.baseline(site_id), METRICS)
             pipe.lrange(keys.baseline_log(site_id), 0, -1)

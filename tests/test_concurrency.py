@@ -14,6 +14,7 @@ from service.redis_process import free_port
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters
 from .servers import request, wait_for_total
+from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
 
 def test_threads_count_exactly(app, redis_url):

@@ -10,6 +10,7 @@ import time_machine
 
 from .conftest import CHROME
 from .helpers import add_site, counters, hit
+from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -19,15 +19,16 @@ from service.redis_process import RedisProcess, free_port
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters, hit
 from .servers import request
+from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
 ANSWER_BOUND_SECONDS = 1.0
 """Worst answer time allowed for a hit while Redis is away (timeout 0.25 s, one retry)."""
 
 
 @pytest.fixture
-def own_redis(tmp_path):
+def own_redis(tmp_path, server_kind):
     """A Redis of this test alone (AOF on, fsync every second), so the test may break it."""
-    server = RedisProcess(tmp_path / "redis", appendonly=True).start()
+    server = RedisProcess(tmp_path / "redis", appendonly=True, kind=server_kind).start()
     yield server
     server.stop(signal.SIGKILL)
 

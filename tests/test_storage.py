@@ -11,6 +11,7 @@ from service import keys
 
 from .conftest import CHROME
 from .helpers import ADMIN, add_site, counters, hit
+from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 DAYS = 400
