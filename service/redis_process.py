@@ -97,7 +97,7 @@ class RedisProcess:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
+                    if sock.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up (maybe with a password)
                         return self
             except OSError:
                 time.sleep(0.05)

@@ -153,6 +153,14 @@ def test_foreign_domain_answers_204_uncounted_and_creates_no_key(client, redis_c
     (["::1"], "http://[::1]:8000/x", True),
     (["bộ.vn"], "https://xn--b-8xm.vn/", True),
     (["bộ.vn"], "https://bộ.vn/", True),
+    # IDNA 2008 (UTS 46, non-transitional), as browsers encode; expected forms checked with
+    # Node's WHATWG URL parser, the one browsers follow.
+    (["straße.de"], "https://xn--strae-oqa.de/", True),
+    (["straße.de"], "https://strasse.de/", False),
+    (["ελληνικός.gr"], "https://xn--qxaegecap6byf.gr/", True),
+    (["ΕΛΛΗΝΙΚΌΣ.GR"], "https://xn--qxaegecap4c9d.gr/", True),
+    (["tỉnhtràvinh.vn"], "https://xn--tnhtrvinh-u1a6335f.vn/", True),
+    (["*.sởgiáodục.vn"], "https://www.xn--sgiodc-rta5352dyba.vn/", True),
 ])
 def test_domain_matching(client, travel, domains, url, counted):
     """A page counts when its host (any port) is listed; *.x matches subdomains of x only."""
@@ -160,6 +168,25 @@ def test_domain_matching(client, travel, domains, url, counted):
     response = hit(client, url=url)
     assert response.status_code == 204
     assert ("X-Not-Counted" not in response.headers) is counted
+
+
+@pytest.mark.parametrize(("origin", "counted"), [
+    (None, True),                                 # the <noscript> pixel, curl: no Origin
+    ("https://travinh.gov.vn", True),             # the portal's own page
+    ("https://www.travinh.gov.vn:8443", True),    # any of its domains, any port
+    ("https://evil.example", False),              # someone else's page posting the portal's URL
+    ("null", False),                              # a sandboxed frame or a file:// page
+    ("not a url", False),
+])
+def test_origin_must_be_one_of_the_sites_domains(client, redis_client, travel, origin, counted):
+    """A browser's Origin is checked like the page URL: a hostile page cannot count for another site."""
+    add_site(client)
+    keys_before = set(redis_client.keys("*"))
+    response = hit(client, headers={"Origin": origin} if origin else {})
+    assert response.status_code == 204
+    assert response.headers.get("X-Not-Counted") == (None if counted else "foreign_domain")
+    if not counted:
+        assert set(redis_client.keys("*")) == keys_before
 
 
 def test_visitor_hit_cap_per_minute(client, travel):

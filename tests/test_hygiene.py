@@ -1,0 +1,216 @@
+"""What ops see: the same settings however gunicorn is launched, no secret or client address in
+the logs, metrics bounded whatever clients send, and a journal folder checked before it is needed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.journal import Journal
+from service.redis_process import RedisProcess, free_port
+
+from .conftest import ADMIN_TOKEN, CHROME
+from .helpers import add_site, hit
+from .servers import request
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-2000:]
+        try:
+            request(base + "/healthz")
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("gunicorn did not start: " + log.read_text()[-2000:])
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def plain_env(redis_url: str, tmp_path: Path, port: int, **extra) -> dict:
+    """The environment of an operator who sets only what the README's table lists."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**env, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "BIND": f"127.0.0.1:{port}",
+            "JOURNAL_DIR": str(tmp_path / "journal"), "TMPDIR": str(tmp_path / "tmp"), "SITE_CACHE_SECONDS": "0",
+            **extra}
+
+
+def test_plain_gunicorn_in_the_project_folder_sums_metrics_over_workers(redis_url, tmp_path):
+    """`gunicorn 'service:create_app()'` with nothing else, from the project folder: gunicorn.conf.py
+    applies, so every scrape shows all workers' hits; its metrics folder is gone after exit."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gunicorn.log"
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "service:create_app()"], cwd=PROJECT,
+                               env=plain_env(redis_url, tmp_path, port), stdout=subprocess.DEVNULL,
+                               stderr=log.open("wb"))
+    try:
+        wait_until_serving(base, process, log)
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        request(base + "/api/v1/sites/travinh", b'{"domains": ["travinh.gov.vn"]}', auth, "PUT")
+        body = b'{"site": "travinh", "url": "https://travinh.gov.vn/"}'
+        for n in range(40):
+            request(base + "/api/v1/hit", body, {"User-Agent": f"{CHROME} n{n}"})
+        time.sleep(0.5)  # the last batch lands (FLUSH_INTERVAL_MS)
+        scrapes = {counted(request(base + "/metrics")[1].decode()) for _ in range(8)}
+        assert scrapes == {40.0}, scrapes
+        assert len(set(worker_pids(process.pid))) == 2
+    finally:
+        stop(process)
+    assert list((tmp_path / "tmp").iterdir()) == []  # no va-metrics-* folder left behind
+
+
+def worker_pids(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def counted(metrics: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith(('va_hits_total{outcome="visit"}', 'va_hits_total{outcome="pageview"}')))
+
+
+def test_gunicorn_without_the_config_warns_that_metrics_are_per_worker(redis_url, tmp_path):
+    """Started elsewhere, without gunicorn.conf.py, with two workers: a WARNING says what to do."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**plain_env(redis_url, tmp_path, port), "PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+                                "service:create_app()"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                               stderr=log.open("wb"))
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process, log)
+    finally:
+        stop(process)
+    assert "without PROMETHEUS_MULTIPROC_DIR" in log.read_text()
+    assert "gunicorn.conf.py" in log.read_text()
+
+
+def test_logs_carry_no_password_and_no_client_address(tmp_path, gunicorn_processes):
+    """A password in REDIS_URL, a Redis that goes away, malformed requests and hits from a
+    distinctive address through a trusted proxy: none of it puts the secret or the address in the log."""
+    secret, address = "s3cret-Pa55word", "198.51.100.77"
+    server = RedisProcess(tmp_path / "redis", appendonly=False, extra_args=("--requirepass", secret)).start()
+    try:
+        url = f"redis://:{secret}@127.0.0.1:{server.port}/0"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        process = gunicorn_processes(url, tmp_path, port, TRUSTED_PROXIES="1", ACCESS_LOG="1", LOG_LEVEL="INFO")
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        request(base + "/api/v1/sites/travinh", b'{"domains": ["travinh.gov.vn"]}', auth, "PUT")
+        body = b'{"site": "travinh", "url": "https://travinh.gov.vn/"}'
+        for _ in range(3):
+            request(base + "/api/v1/hit", body, {"User-Agent": CHROME, "X-Forwarded-For": address})
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(garbage)
+                sock.recv(1024)
+        server.stop()
+        for _ in range(3):
+            request(base + "/api/v1/hit", body, {"User-Agent": CHROME, "X-Forwarded-For": address})
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    finally:
+        server.stop()
+    text = (tmp_path / f"gunicorn-{port}.log").read_text()
+    assert "Invalid request from ip=<hidden>" in text  # the warning is kept, without its address
+    assert secret not in text
+    assert address not in text
+    assert "ip=127.0.0.1" not in text
+
+
+def test_settings_errors_hide_the_password(tmp_path):
+    """A REDIS_URL that fails validation is quoted without its password."""
+    from service.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as failure:
+        Settings.from_mapping({"REDIS_URL": "http://admin:hunter2@redis.internal:6379/0"})
+    assert "hunter2" not in str(failure.value) and "***@redis.internal" in str(failure.value)
+
+
+def test_invented_http_methods_share_one_label(client):
+    """Methods a client makes up become method="other": /metrics does not grow with them."""
+    for n in range(50):
+        client.open("/healthz", method=f"X{n}FOO")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "X1FOO" not in metrics and 'method="other"' in metrics
+
+
+def test_unwritable_journal_dir_is_said_at_start_in_readyz_and_at_the_loss(redis_url, tmp_path, caplog):
+    """JOURNAL_DIR that cannot be written: an ERROR at start, a /readyz warning, and when the buffer
+    is lost at shutdown an ERROR naming how many hits and a 'dropped' count."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    logger = logging.getLogger("service")
+    logger.addHandler(caplog.handler)
+    try:
+        app = create_app({"REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "SITE_CACHE_SECONDS": 60,
+                          "FLUSH_INTERVAL_MS": 10_000, "JOURNAL_DIR": str(blocker / "journal")})
+        client = app.test_client()
+        assert any("is not writable" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+        ready = client.get("/readyz").get_json()
+        assert ready["status"] == "ready" and "not writable" in ready["warnings"][0]
+        add_site(client)
+        dropped = dropped_total(client)
+        for n in range(7):
+            assert hit(client, ip=f"10.6.0.{n}").status_code == 204
+        assert app.extensions["recorder"].spill() is None
+        assert any("7 hits lost" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+        assert dropped_total(client) - dropped == 7
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def dropped_total(client) -> float:
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith('va_hits_total{outcome="dropped"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_journal_of_the_previous_version_still_replays(redis_url, tmp_path):
+    """A journal line written by the version before (positional hits, no "v") replays."""
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    now_ms = int(time.time() * 1000)
+    (journal / "journal-1-1.jsonl").write_text(
+        '{"batch": "old1", "hits": [["travinh", "v1", "pageview", %d, "Asia/Ho_Chi_Minh", "c1"]]}\n' % now_ms)
+    config = {"REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "COUNTERS_CACHE_SECONDS": 0,
+              "FLUSH_INTERVAL_MS": 0, "JOURNAL_DIR": str(journal)}
+    add_site(create_app({**config, "JOURNAL_DIR": str(tmp_path / "other")}).test_client())
+    app = create_app(config)
+    assert app.extensions["recorder"].flush(timeout_seconds=10)
+    from .helpers import counters
+
+    assert counters(app.test_client())["total"]["pageviews"] == 1
+    assert not list(journal.glob("*.jsonl"))
+
+
+def test_a_broken_journal_line_is_skipped_not_fatal(tmp_path):
+    """A truncated or foreign line is logged and skipped; the rest of the file replays."""
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "journal-1-2.jsonl").write_text('{"v": 2, "batch": "a", "hits": []}\n{"v": 2, "bat\n')
+    claims = Journal(journal).claim()
+    assert [len(c.batches) for c in claims] == [1]
+    Journal.release(claims)
+    assert not list(journal.iterdir())
