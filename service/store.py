@@ -385,8 +385,15 @@ class CounterStore:
                 names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
                 args += (hit.visitor, at_ms, hit.kind)
             calls.append((names, args))
-        with redis_errors("record", self.log_reply_error):
-            replies = self._evalsha_all(calls)
+        try:
+            with redis_errors("record", self.log_reply_error):
+                replies = self._evalsha_all(calls)
+        except RedisReplyError as exc:
+            if exc.kind == "readonly" and not self.is_cluster:
+                # A failover demoted this node: new connections find the master again (Sentinel
+                # asks for it; a DNS name may point elsewhere by now).
+                self.redis.connection_pool.disconnect()
+            raise
         outcomes = [""] * len(hits)
         for indexes, reply in zip(groups.values(), replies):
             for position, index in enumerate(indexes):
