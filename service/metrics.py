@@ -29,6 +29,29 @@ REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed or time
                        ["operation"])
 
 
+OUTCOMES = ("visit", "pageview", "ping", "bot", "no_user_agent", "prefetch", "foreign_domain", "unknown_site",
+            "invalid", "rate_limited", "ip_limited", "dropped", "duplicate")
+"""Every value of va_hits_total's outcome label."""
+REDIS_OPERATIONS = ("record", "counters", "site", "other")
+"""Every value of va_redis_errors_total's operation label (service/store.py's redis_errors calls)."""
+CACHE_RESULTS = ("hit", "miss", "stale")
+"""Every value of va_counters_cache_total's result label."""
+
+
+def start_labelled_counters_at_zero() -> None:
+    """Export every labelled counter at 0 for each known label value, once per worker.
+
+    A series that appears only at its first increment has no earlier sample to compare with,
+    so increase() and rate() over it stay 0 and an alert on its first 50 dropped hits never fires.
+    """
+    for outcome in OUTCOMES:
+        hits(outcome)
+    for operation in REDIS_OPERATIONS:
+        REDIS_ERRORS.labels(operation=operation)
+    for result in CACHE_RESULTS:
+        COUNTERS_CACHE.labels(result=result)
+
+
 @functools.cache
 def hits(outcome: str):
     """The va_hits_total child of one outcome (looked up once: every hit counts one)."""
