@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
@@ -72,16 +73,35 @@ def test_stop_grace_period_outlasts_gunicorn_and_the_buffer():
 
 
 def test_docker_compose_accepts_the_file_with_env_example(tmp_path):
-    """Debian's `docker-compose config` (no engine needed) accepts compose.yaml with .env.example as .env,
-    with and without the monitoring profile."""
+    """Debian's `docker-compose config` (no engine needed) accepts compose.yaml, monitoring profile
+    included, with .env.example as .env."""
     for name in ("compose.yaml", "Dockerfile", "deploy"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    for extra in ([], ["--profile", "monitoring"]):
-        result = subprocess.run(["docker-compose", *extra, "config", "--services"], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        services = set(result.stdout.split())
-        assert {"redis", "app", "nginx"} <= services
-        assert ("prometheus" in services) == bool(extra) and ("alertmanager" in services) == bool(extra)
+    result = subprocess.run(["docker-compose", "--profile", "monitoring", "config", "--services"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == {"redis", "app", "nginx", "prometheus", "blackbox-exporter", "alertmanager"}
+
+
+
+def test_image_installs_dependencies_before_copying_the_code():
+    """The build installs the dependencies of pyproject.toml in a layer of their own, before the code is
+    copied, then the package with --no-deps: a code change does not reinstall them."""
+    import re
+
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()]
+    build = lines[:next(n for n, line in enumerate(lines) if line.startswith("FROM") and "AS build" not in line)]
+    order = [n for n, line in enumerate(build) if line.startswith(("COPY", "RUN"))]
+    steps = [build[n] for n in order]
+    deps = next(n for n, step in enumerate(steps) if "-r requirements.txt" in step)
+    code = next(n for n, step in enumerate(steps) if step.startswith("COPY service"))
+    package = next(n for n, step in enumerate(steps) if "--no-deps ." in step)
+    assert steps[deps - 1] == "COPY pyproject.toml ./" and deps < code < package, steps
+    # The requirements the build writes are exactly pyproject.toml's dependencies.
+    script = re.search(r'python -c "(.*?)"\s+> requirements.txt', steps[deps]).group(1)
+    written = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    import tomllib
+
+    assert written.stdout.split() == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
