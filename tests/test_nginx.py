@@ -268,3 +268,26 @@ def test_metrics_are_not_served_to_the_internet(stack):
     """nginx refuses /metrics (Prometheus scrapes the app on the compose network); gunicorn serves it."""
     assert stack.send("GET", "/metrics")[0] == 403
     assert stack.send("GET", "/metrics", direct=True)[0] == 200
+
+
+def directives(text: str) -> set[str]:
+    """The directive lines of an nginx text, comments and blank lines left out."""
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return {line for line in lines if line.endswith(";")}
+
+
+def test_portal_snippets_use_the_shipped_proxy_rules(client):
+    """The demo page's nginx snippet has every rule of visitor-analytics-proxy.conf, and the README's
+    includes that file; neither appends the client's own X-Forwarded-For."""
+    import html
+    import re
+
+    rules = directives((NGINX_DIR / "visitor-analytics-proxy.conf").read_text())
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in rules
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    snippet = re.search(r"# In the portal's nginx.*?\n\}", page, re.S).group()
+    assert rules <= directives(snippet), rules - directives(snippet)
+    readme = (ROOT / "README.md").read_text()
+    assert "include visitor-analytics-proxy.conf;" in readme
+    for text in (page, readme, (NGINX_DIR / "visitor-analytics.conf").read_text()):
+        assert "$proxy_add_x_forwarded_for" not in text
