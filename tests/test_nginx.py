@@ -34,10 +34,12 @@ COUNTERS_CACHE_SECONDS = 5
 
 
 def render(port: int, upstream: str) -> str:
-    """The shipped server configuration with only its upstream address and listen port changed."""
+    """The shipped server configuration with only its upstream address and listen port changed (the
+    address is a literal one: there is nothing to re-resolve, and Debian's nginx 1.22 has no "resolve")."""
     text = (NGINX_DIR / "visitor-analytics.conf").read_text()
-    assert text.count("server app:8000;") == 1 and text.count("listen 80;") == 1
-    return text.replace("server app:8000;", f"server {upstream};").replace("listen 80;", f"listen 127.0.0.1:{port};")
+    assert text.count("server app:8000 resolve;") == 1 and text.count("listen 80;") == 1
+    return (text.replace("server app:8000 resolve;", f"server {upstream};")
+            .replace("listen 80;", f"listen 127.0.0.1:{port};"))
 
 
 def start_nginx(folder: Path, port: int, upstream: str) -> subprocess.Popen:
