@@ -1,15 +1,30 @@
 # syntax=docker/dockerfile:1
+# Base image: the tag, not a digest. A digest can only be read from the registry (this project's
+# build machines cannot reach it), and one copied from elsewhere would be of unknown age. To pin,
+# on a machine that can pull:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # "Digest: sha256:…" (the index)
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest> -t visitor-analytics .
+# or write the same into the ARG below; bump it by running the same command again (monthly, and on
+# every Python or Debian security release), keeping the tag in front of the digest.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
 # Build stage: compile wheels (hiredis) with a toolchain that never reaches the final image.
-FROM python:3.11-slim-bookworm AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md ./
+# Dependencies first, read from pyproject.toml alone: a change to the code reuses this layer.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && pip install --no-compile -r requirements.txt
+# Then the package itself, without touching the dependencies installed above.
+COPY README.md ./
 COPY service ./service
-RUN pip install --no-compile . && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+RUN pip install --no-compile --no-deps . && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 # Final stage: the virtual environment, a non-root user, gunicorn.
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -3,6 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# axe-core, the accessibility engine the browser tests inject into pages (npm, kept in the venv).
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench lint clean
 
@@ -11,6 +14,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	scripts/system-deps.sh
+	$(MAKE) $(AXE)
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test
@@ -28,6 +32,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(AXE): Makefile
+	npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 	touch $@
 
 clean:

@@ -73,7 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     # service.gunicorn_config and must not create per-process metric files.
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import embeds, errors, logs
+    from . import embeds, errors, logs, metrics
     from .caches import TtlCache
     from .counter_cache import CounterCache
     from .pipeline import HitPipeline
@@ -94,6 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.merge_slashes = False
 
     logs.configure(settings.LOG_LEVEL)
+    metrics.start_labelled_counters_at_zero()
     store = CounterStore.from_settings(settings)
     app.extensions["settings"] = settings
     app.extensions["store"] = store

@@ -1,6 +1,7 @@
 """The `visitor-analytics` command: serve the app, and manage sites from a shell.
 
-Exit codes: 0 done, 1 not found (unknown site), 2 bad usage or value, 3 Redis unreachable.
+Exit codes: 0 done, 1 not found (unknown site), 2 bad usage or value (an argument, an option or
+a setting from the environment), 3 Redis unreachable.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ DEMO_SITE = "demo"
 
 
 def load_settings() -> Settings:
+    """The settings from the environment; a bad one is a bad value: exit 2, not 1 ("not found")."""
     try:
         return Settings.from_env()
     except SettingsError as exc:
-        raise click.ClickException(f"bad setting: {exc}") from None
+        click.echo(f"error: bad setting: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def open_store(settings: Settings) -> CounterStore:
@@ -88,6 +91,7 @@ def site_id_type(value: str) -> str:
 
 
 @click.group()
+@click.version_option(package_name="visitor-analytics", prog_name="visitor-analytics")
 @click.pass_context
 def main(ctx):
     """Self-hosted visitor counter for web portals (settings come from environment variables)."""
@@ -217,14 +221,22 @@ def baseline():
 
 @baseline.command("set")
 @click.argument("site", type=site_id_type)
-@click.option("--visits", type=click.IntRange(0, 10**15), default=0)
-@click.option("--pageviews", type=click.IntRange(0, 10**15), default=0)
-@click.option("--visitors", type=click.IntRange(0, 10**15), default=0)
+@click.option("--visits", type=click.IntRange(0, 10**15), default=None)
+@click.option("--pageviews", type=click.IntRange(0, 10**15), default=None)
+@click.option("--visitors", type=click.IntRange(0, 10**15), default=None)
+@click.option("--zero", is_flag=True, help="Reset the baseline to 0 (needed to set it with no number).")
 @click.option("--source", default="", help='Where the numbers come from, e.g. "old portal counter".')
 @click.pass_obj
 @redis_guard
-def baseline_set(obj, site, visits, pageviews, visitors, source):
-    """Replace SITE's baseline (setting it twice never adds twice); the change is logged."""
+def baseline_set(obj, site, visits, pageviews, visitors, zero, source):
+    """Replace SITE's baseline (setting it twice never adds twice; a number left out is 0); the change is logged."""
+    given = [n for n in (visits, pageviews, visitors) if n is not None]
+    if not given and not zero:
+        # Without a number this would replace the imported all-time totals with 0.
+        raise click.UsageError("give --visits, --pageviews and/or --visitors, or --zero to reset the baseline to 0")
+    if given and zero:
+        raise click.UsageError("--zero takes no --visits, --pageviews or --visitors")
+    visits, pageviews, visitors = (n or 0 for n in (visits, pageviews, visitors))
     require_site(obj.store, site)
     audit = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "by": os.environ.get("USER", "cli"), "source": source}

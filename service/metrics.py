@@ -37,6 +37,32 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PA
 """Request methods that get their own label value; any other a client invents is 'other'."""
 
 
+OUTCOMES = ("visit", "pageview", "ping", "bot", "no_user_agent", "prefetch", "foreign_domain", "unknown_site",
+            "invalid", "rate_limited", "ip_limited", "dropped", "rejected", "duplicate")
+"""Every value of va_hits_total's outcome label."""
+REDIS_OPERATIONS = ("record", "counters", "site", "info", "other")
+"""Every value of va_redis_errors_total's operation label (service/store.py's redis_errors calls)."""
+REDIS_ERROR_KINDS = ("unavailable", "oom", "readonly", "auth", "unsupported_version", "other")
+"""Every value of va_redis_errors_total's kind label (service/store.py's classify)."""
+CACHE_RESULTS = ("hit", "miss", "stale")
+"""Every value of va_counters_cache_total's result label."""
+
+
+def start_labelled_counters_at_zero() -> None:
+    """Export every labelled counter at 0 for each known label value, once per worker.
+
+    A series that appears only at its first increment has no earlier sample to compare with,
+    so increase() and rate() over it stay 0 and an alert on its first 50 dropped hits never fires.
+    """
+    for outcome in OUTCOMES:
+        hits(outcome)
+    for operation in REDIS_OPERATIONS:
+        for kind in REDIS_ERROR_KINDS:
+            REDIS_ERRORS.labels(operation=operation, kind=kind)
+    for result in CACHE_RESULTS:
+        COUNTERS_CACHE.labels(result=result)
+
+
 @functools.cache
 def hits(outcome: str):
     """The va_hits_total child of one outcome (looked up once: every hit counts one)."""

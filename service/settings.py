@@ -13,6 +13,13 @@ REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+ADMIN_TOKEN_MIN_LENGTH = 32
+"""Shortest admin token accepted, in characters (secrets.token_urlsafe(32) gives 43)."""
+ADMIN_TOKEN_PLACEHOLDER = "change-me-to-a-long-random-string"
+"""The value .env.example ships: refused, so a copied example never guards a real admin API."""
+MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot run with."""
 
@@ -26,7 +33,7 @@ class Settings:
     (Redis Cluster) or redis+sentinel://host:port,.../mastername (Sentinel)."""
 
     ADMIN_TOKEN: str = ""
-    """Bearer token for the admin API; empty disables admin calls (403)."""
+    """Bearer token for the admin API, at least 32 characters; empty disables admin calls (403)."""
 
     ONLINE_WINDOW_SECONDS: int = 300
     """A visitor counts as online for this long after their last hit or ping."""
@@ -110,6 +117,7 @@ class Settings:
         need(not self.REDIS_URL.split("://")[0].endswith("sentinel") or
              len([p for p in self.REDIS_URL.split("://", 1)[1].split("/")[1:] if p]) >= 1,
              "REDIS_URL", "a sentinel URL names the master: redis+sentinel://host:26379/mymaster")
+        self._validate_admin_token()
         need(1 <= self.ONLINE_WINDOW_SECONDS <= 86400, "ONLINE_WINDOW_SECONDS", "must be 1 to 86400 seconds")
         need(1 <= self.VISIT_TIMEOUT_SECONDS <= 86400, "VISIT_TIMEOUT_SECONDS", "must be 1 to 86400 seconds")
         try:
@@ -128,6 +136,20 @@ class Settings:
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    def _validate_admin_token(self) -> None:
+        """Refuse a guessable admin token (the message never repeats it: it may be a real secret)."""
+        token = self.ADMIN_TOKEN
+        if not token:
+            return
+        if token == ADMIN_TOKEN_PLACEHOLDER:
+            why = "is still the placeholder of .env.example"
+        elif len(token) < ADMIN_TOKEN_MIN_LENGTH:
+            why = f"is {len(token)} characters long, under the {ADMIN_TOKEN_MIN_LENGTH} required"
+        else:
+            return
+        raise SettingsError(f"ADMIN_TOKEN {why}; make one with: {MAKE_A_TOKEN} "
+                            "(or leave it empty to turn the admin API off)")
 
     @property
     def week_start_index(self) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 
 import pytest
 
-from .conftest import CHROME
+from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site
 
 GOOD = {"site": "travinh", "url": "https://travinh.gov.vn/"}
@@ -65,9 +66,9 @@ ADMIN_CASES = [
     ("wrong token", lambda c: c.put("/api/v1/sites/x1", json={"domains": ["a.vn"]},
                                     headers={"Authorization": "Bearer nope"}), 401, "unauthorized"),
     ("basic scheme", lambda c: c.get("/api/v1/sites/travinh",
-                                     headers={"Authorization": "Basic dGVzdC1hZG1pbi10b2tlbg=="}), 401,
+                                     headers={"Authorization": f"Basic {b64encode(ADMIN_TOKEN.encode()).decode()}"}), 401,
      "unauthorized"),
-    ("token in query", lambda c: c.get("/api/v1/sites/travinh?token=test-admin-token"), 401, "unauthorized"),
+    ("token in query", lambda c: c.get(f"/api/v1/sites/travinh?token={ADMIN_TOKEN}"), 401, "unauthorized"),
     ("put not json", lambda c: c.put("/api/v1/sites/x1", data="domains=a", headers=ADMIN), 400, "bad_request"),
     ("put no domains", lambda c: c.put("/api/v1/sites/x1", json={"domains": []}, headers=ADMIN), 400,
      "bad_request"),

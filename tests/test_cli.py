@@ -56,3 +56,54 @@ def test_unreachable_redis_exits_3_with_a_message(run):
 
     result = run("sites", "list", url=f"redis://127.0.0.1:{free_port()}/0")
     assert result.exit_code == 3 and "unreachable" in result.output
+
+
+def test_version(run):
+    """--version names the command and the installed version."""
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"visitor-analytics, version {version('visitor-analytics')}"
+
+
+def test_baseline_set_without_a_number_refuses(run):
+    """`baseline set SITE` alone exits 2 and leaves the imported totals alone; --zero resets on purpose."""
+    run("sites", "add", "travinh", "travinh.gov.vn")
+    assert run("baseline", "set", "travinh", "--visits", "3844451").exit_code == 0
+    refused = run("baseline", "set", "travinh")
+    assert refused.exit_code == 2 and "--zero" in refused.output
+    assert json.loads(run("baseline", "show", "travinh").output)["baseline"]["visits"] == 3844451
+    assert run("baseline", "set", "travinh", "--zero", "--visits", "5").exit_code == 2
+    assert run("baseline", "set", "travinh", "--zero").exit_code == 0
+    assert json.loads(run("baseline", "show", "travinh").output)["baseline"]["visits"] == 0
+
+
+EXIT_CODES = [
+    # (what, arguments, extra environment, exit code)
+    ("done", ["sites", "list"], {}, 0),
+    ("version", ["--version"], {}, 0),
+    ("unknown site: show", ["sites", "show", "nowhere"], {}, 1),
+    ("unknown site: remove", ["sites", "remove", "nowhere"], {}, 1),
+    ("unknown site: baseline", ["baseline", "set", "nowhere", "--visits", "1"], {}, 1),
+    ("unknown site: counters", ["counters", "nowhere"], {}, 1),
+    ("bad site id", ["sites", "add", "Bad_Id", "a.vn"], {}, 2),
+    ("unknown command", ["frobnicate"], {}, 2),
+    ("baseline without a number", ["baseline", "set", "travinh"], {}, 2),
+    ("negative number", ["baseline", "set", "travinh", "--visits", "-1"], {}, 2),
+    ("bad setting", ["sites", "list"], {"ONLINE_WINDOW_SECONDS": "0"}, 2),
+    ("placeholder admin token", ["sites", "list"], {"ADMIN_TOKEN": "change-me-to-a-long-random-string"}, 2),
+    ("short admin token", ["sites", "list"], {"ADMIN_TOKEN": "short"}, 2),
+    ("Redis unreachable", ["sites", "list"], {"REDIS_URL": "redis://127.0.0.1:9/0"}, 3),
+]
+
+
+@pytest.mark.parametrize(("what", "args", "env", "code"), EXIT_CODES, ids=[row[0] for row in EXIT_CODES])
+def test_exit_codes(redis_url, what, args, env, code):
+    """Each command exits with the code the README's table gives: 0 done, 1 unknown site,
+    2 bad usage or value (settings too), 3 Redis unreachable."""
+    runner = CliRunner()
+    runner.invoke(main, ["sites", "add", "travinh", "travinh.gov.vn"], env={"REDIS_URL": redis_url})
+    result = runner.invoke(main, args, env={"REDIS_URL": redis_url, **env}, catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.output.strip(), "an error says what went wrong"

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from .conftest import CHROME
-from .helpers import add_site, counters, hit
+from .helpers import ADMIN, add_site, counters, hit
 from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -301,12 +301,12 @@ def test_baseline_is_added_to_total_and_idempotent(client, travel):
     hit(client)
     for _ in range(2):
         response = client.put("/api/v1/sites/travinh/baseline", json={"visits": 3844451, "source": "old counter"},
-                              headers={"Authorization": "Bearer test-admin-token"})
+                              headers=ADMIN)
         assert response.status_code == 200
     c = counters(client)
     assert c["total"] == {"visits": 3844452, "pageviews": 1, "visitors": 1}
     assert c["today"]["visits"] == 1
-    log = client.get("/api/v1/sites/travinh/baseline", headers={"Authorization": "Bearer test-admin-token"})
+    log = client.get("/api/v1/sites/travinh/baseline", headers=ADMIN)
     assert [entry["source"] for entry in log.get_json()["changes"]] == ["old counter", "old counter"]
 
 
@@ -318,7 +318,7 @@ def test_history_one_row_per_local_day(client, travel):
     hit(client)
     travel.move_to(at(2026, 11, 28, 10, 0))
     hit(client, ip="10.9.9.9")
-    response = client.get("/api/v1/sites/travinh/history?days=3", headers={"Authorization": "Bearer test-admin-token"})
+    response = client.get("/api/v1/sites/travinh/history?days=3", headers=ADMIN)
     assert response.status_code == 200
     assert response.get_json()["days"] == [
         {"date": "2026-11-26", "visits": 1, "pageviews": 2, "visitors": 1},
@@ -339,7 +339,7 @@ def test_late_hit_lands_in_the_day_it_was_made(app, client, travel):
     c = counters(client)
     assert c["today"]["pageviews"] == 0 and c["total"]["pageviews"] == 1
     rows = client.get("/api/v1/sites/travinh/history?days=2",
-                      headers={"Authorization": "Bearer test-admin-token"}).get_json()["days"]
+                      headers=ADMIN).get_json()["days"]
     assert rows[0] == {"date": "2026-11-27", "visits": 1, "pageviews": 1, "visitors": 1}
 
 
@@ -356,7 +356,7 @@ def test_batch_across_midnight_counts_each_day_once(app, client, travel):
     assert store.record_hits(batch, batch_id="midnight") == ["visit", "pageview", "visit"]
     assert store.record_hits(batch, batch_id="midnight") == ["duplicate"] * 3
     rows = client.get("/api/v1/sites/travinh/history?days=2",
-                      headers={"Authorization": "Bearer test-admin-token"}).get_json()["days"]
+                      headers=ADMIN).get_json()["days"]
     assert rows == [{"date": "2026-11-27", "visits": 1, "pageviews": 1, "visitors": 1},
                     {"date": "2026-11-28", "visits": 1, "pageviews": 2, "visitors": 2}]
     assert counters(client)["total"] == {"visits": 2, "pageviews": 3, "visitors": 3}

@@ -36,3 +36,36 @@ def test_bad_values_name_the_variable(name, value, says):
     with pytest.raises(SettingsError) as error:
         Settings.from_env({name: value})
     assert name in str(error.value) and says in str(error.value)
+
+
+@pytest.mark.parametrize(("token", "says"), [
+    ("change-me-to-a-long-random-string", "placeholder of .env.example"),
+    ("s3cret", "6 characters long, under the 32 required"),
+    ("x" * 31, "31 characters long"),
+])
+def test_a_guessable_admin_token_refuses_to_start(token, says):
+    """The .env.example placeholder and tokens under 32 characters stop start-up, with the command that
+    makes a good one, and without repeating the token."""
+    from service import create_app
+
+    with pytest.raises(SettingsError) as error:
+        create_app({"ADMIN_TOKEN": token})
+    message = str(error.value)
+    assert says in message and 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+    assert token not in message
+
+
+@pytest.mark.parametrize("token", ["", "x" * 32, "Zr0v9c3f2yPq8WcJtqkS0h3vO4pD7mXbLwA1nEo6uIk"])
+def test_an_empty_or_long_admin_token_is_accepted(token):
+    """Empty turns the admin API off (403); 32 characters and more are accepted."""
+    assert Settings.from_env({"ADMIN_TOKEN": token}).ADMIN_TOKEN == token
+
+
+def test_env_example_ships_the_refused_placeholder():
+    """.env.example's ADMIN_TOKEN is exactly the placeholder the settings refuse."""
+    from pathlib import Path
+
+    from service.settings import ADMIN_TOKEN_PLACEHOLDER
+
+    lines = (Path(__file__).parent.parent / ".env.example").read_text().splitlines()
+    assert f"ADMIN_TOKEN={ADMIN_TOKEN_PLACEHOLDER}" in lines

@@ -50,6 +50,7 @@
     }
     const box = d.createElement('section');
     box.className = 'va';
+    box.lang = t[0]; // its words' language, whatever the page's: a screen reader picks the voice
     box.setAttribute('aria-labelledby', 't');
     // Placeholders ("–") have the final height, so the first answer shifts nothing.
     box.innerHTML = `<h2 class="va-title" id="t">${t[1]}</h2><ul class="va-list">${ROWS.map((k, i) =>
