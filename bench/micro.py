@@ -38,7 +38,7 @@ def main() -> None:
     from service import create_app, filters, keys, metrics, visitor
     from service.beacon import Beacon
     from service.sites import Site
-    from service.store import Hit
+    from service.hits import Hit
 
     agents = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(400)]

@@ -676,7 +676,8 @@ def bench_memory(store: Redis, args) -> list[dict]:
     from zoneinfo import ZoneInfo
 
     from service.sites import Site
-    from service.store import CounterStore, Hit, Limits
+    from service.hits import Hit
+    from service.store import CounterStore, Limits
 
     client = store.client
     client.flushall()

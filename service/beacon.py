@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 from .errors import BadRequest, BodyTooLarge, UnsupportedMediaType
+from .pages import clean_title
 from .sites import normalize_host, valid_site_id
 
 MAX_BODY_BYTES = 4096
@@ -30,6 +31,7 @@ class Beacon:
     host: str
     kind: str = "pageview"
     referrer: str | None = None
+    title: str = ""
 
     @classmethod
     def from_post(cls, environ: dict) -> Beacon:
@@ -44,15 +46,17 @@ class Beacon:
         body = parse_json(read_body(environ, MAX_BODY_BYTES))
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
-        return cls.from_fields(body.get("site"), body.get("url"), body.get("referrer"), body.get("type"))
+        return cls.from_fields(body.get("site"), body.get("url"), body.get("referrer"), body.get("type"),
+                               body.get("title"))
 
     @classmethod
     def from_query(cls, args) -> Beacon:
         """Read a ``GET /api/v1/hit.gif`` query string."""
-        return cls.from_fields(args.get("site"), args.get("url"), args.get("ref"), args.get("type"))
+        return cls.from_fields(args.get("site"), args.get("url"), args.get("ref"), args.get("type"),
+                               args.get("title"))
 
     @classmethod
-    def from_fields(cls, site, url, referrer, kind) -> Beacon:
+    def from_fields(cls, site, url, referrer, kind, title=None) -> Beacon:
         if not valid_site_id(site):
             raise BadRequest("site must match [a-z0-9][a-z0-9-]{0,62}")
         host = page_host(url)
@@ -61,7 +65,10 @@ class Beacon:
         kind = "pageview" if kind is None else kind
         if kind not in KINDS:
             raise BadRequest("type must be 'pageview' or 'ping'")
-        return cls(site=site, url=url, host=host, kind=kind, referrer=referrer or None)
+        if title is not None and not isinstance(title, str):
+            raise BadRequest("title must be a string (document.title)")
+        return cls(site=site, url=url, host=host, kind=kind, referrer=referrer or None,
+                   title=clean_title(title))
 
 
 def parse_json(raw: bytes) -> object:

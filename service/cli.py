@@ -162,13 +162,15 @@ def sites():
 @click.argument("site", type=site_id_type)
 @click.argument("domains", nargs=-1, required=True)
 @click.option("--timezone", "zone", default=None, help="IANA zone (default: DEFAULT_TIMEZONE).")
+@click.option("--page-param", "page_params", multiple=True,
+              help="A query parameter that tells pages apart (e.g. id for ?id=1234); repeatable.")
 @click.pass_obj
 @redis_guard
-def sites_add(obj, site, domains, zone):
+def sites_add(obj, site, domains, zone, page_params):
     """Create or update SITE counting pages on DOMAINS (host names, IPs, *.wildcards)."""
     from .errors import BadRequest
 
-    body = {"domains": list(domains)}
+    body = {"domains": list(domains), "page_params": list(page_params)}
     if zone:
         body["timezone"] = zone
     try:

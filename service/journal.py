@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from .store import Hit
+from .hits import Hit
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ def encode(hit: Hit) -> dict:
            "tz": hit.timezone, "client": hit.client}
     if hit.unchecked_hosts:
         row["unchecked"] = list(hit.unchecked_hosts)
+    if hit.page:
+        row["page"], row["title"] = hit.page, hit.title
     return row
 
 
@@ -146,7 +148,7 @@ def _decode_v1(row: list) -> Hit:
 
 def _decode_v2(row: dict) -> Hit:
     return Hit(row["site"], row["visitor"], row["kind"], _instant(row["at"]), row["tz"], row.get("client", ""),
-               unchecked_hosts=tuple(row.get("unchecked", ())))
+               unchecked_hosts=tuple(row.get("unchecked", ())), page=row.get("page", ""), title=row.get("title", ""))
 
 
 def _instant(at_ms: int) -> datetime:

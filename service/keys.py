@@ -27,6 +27,15 @@ key                                   type    content / lifetime
 ``va:{s}:ip:<address>:<minute>``      string  hits from one client address (hashed with the
                                               day's salt) in one minute; expires 2 minutes
                                               after that minute
+``va:{s}:pg:d:<YYYY-MM-DD>``          zset    page -> views of that local day (at most
+                                              PAGES_PER_DAY pages); trimmed to the top
+                                              PAGES_KEPT_PER_PAST_DAY once the day is past;
+                                              expires 33 days after that day ends
+``va:{s}:pg:all``                     zset    page -> all-time views, baseline included;
+                                              forever (grows by at most PAGES_PER_DAY a day)
+``va:{s}:pg:t``                       hash    page -> latest title; forever
+``va:{s}:pg:base``                    hash    page -> imported baseline views; forever
+``va:{s}:pg:base:log``                list    audit trail of page baseline imports; forever
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
@@ -47,6 +56,11 @@ from zoneinfo import ZoneInfo
 
 SALT_KEEP_DAYS = 2
 """A day's salt (and its visitor set) outlives the day by this many days, for late hits."""
+
+PAGE_DAYS_KEPT = 33
+"""A day's page views outlive the day this long: 'month' and the dashboard's 30 days read them."""
+PAGES_KEPT_PER_PAST_DAY = 1000
+"""Top pages a past day keeps (20 times the largest top list asked for)."""
 
 BATCH_MARKER_SECONDS = 600
 """How long a written batch is remembered, so that its retries are recognised."""
@@ -85,6 +99,26 @@ def history(site: str, day: date) -> str:
 def day_field(day: date, metric: str) -> str:
     """Field of ``metric`` (v visits, p pageviews, u visitors) for ``day`` in its month hash."""
     return f"{day.day:02d}:{metric}"
+
+
+def pages_day(site: str, day: date) -> str:
+    return f"{site_prefix(site)}:pg:d:{day.isoformat()}"
+
+
+def pages_all(site: str) -> str:
+    return f"{site_prefix(site)}:pg:all"
+
+
+def page_titles(site: str) -> str:
+    return f"{site_prefix(site)}:pg:t"
+
+
+def page_baseline(site: str) -> str:
+    return f"{site_prefix(site)}:pg:base"
+
+
+def page_baseline_log(site: str) -> str:
+    return f"{site_prefix(site)}:pg:base:log"
 
 
 def salt(day: date) -> str:
@@ -136,6 +170,13 @@ class DayKeys:
     """History fields of the day: visits, pageviews, visitors."""
     visitors_deadline: int
     """Unix seconds after which the day's visitor set may go."""
+    pages: str
+    """The day's page views; then the day before's (trimmed once past), all time, titles."""
+    pages_before: str
+    pages_all: str
+    titles: str
+    pages_deadline: int
+    """Unix seconds after which the day's page views may go."""
 
     def session(self, visitor: str) -> str:
         return f"{self.prefix}:s:{visitor}"
@@ -150,4 +191,6 @@ def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
     """The keys of a site's local ``day`` (cached: every hit of the day asks)."""
     prefix = site_prefix(site)
     return DayKeys(prefix, config(site), online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
-                   (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz))
+                   (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz),
+                   pages_day(site, day), pages_day(site, day - timedelta(days=1)), pages_all(site), page_titles(site),
+                   int(day_end(day, tz).timestamp()) + PAGE_DAYS_KEPT * 86400)

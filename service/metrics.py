@@ -33,6 +33,8 @@ REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed, by ope
                        ["operation", "kind"])
 BATCHES_SET_ASIDE = Counter("va_batches_set_aside_total", "Batches Redis kept refusing with an unexpected "
                             "error reply, written to JOURNAL_DIR/rejected-*.jsonl instead of retried forever.")
+PAGES_OVER_CAP = Counter("va_pages_over_cap_total", "Counted pageviews of pages new to a day that had "
+                         "PAGES_PER_DAY distinct pages already: in the site's numbers, not per page.")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 """Request methods that get their own label value; any other a client invents is 'other'."""
 

@@ -22,7 +22,9 @@ from .context import find_site
 from .errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
 from .filters import agent_drop_reason, claimed_hosts, domain_drop_reason
 from .recorder import BufferedRecorder
-from .store import CounterStore, Hit
+from .hits import Hit
+from .pages import page_key
+from .store import CounterStore
 from .visitor import address_id, visitor_id
 
 
@@ -64,6 +66,8 @@ class HitPipeline:
         zone = site.timezone if site else self.default_timezone
         day = now.astimezone(site.tz if site else ZoneInfo(zone)).date()
         salt = self.store.salt(day, now)
+        # A site unseen here keeps only the path: its page_params are not known yet.
+        page = page_key(beacon.url, site.page_params if site else ()) if beacon.kind == "pageview" else ""
         hit = Hit(beacon.site, visitor_id(salt, beacon.site, address, user_agent), beacon.kind, now, zone,
-                  address_id(salt, address), day if site else None, () if site else hosts)
+                  address_id(salt, address), day if site else None, () if site else hosts, page, beacon.title)
         return self.recorder.record(hit), now

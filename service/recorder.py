@@ -26,7 +26,8 @@ from pathlib import Path
 from . import metrics
 from .errors import RedisReplyError, StorageUnavailable
 from .journal import Journal
-from .store import CounterStore, Hit
+from .hits import Hit
+from .store import CounterStore
 
 log = logging.getLogger(__name__)
 

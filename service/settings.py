@@ -71,6 +71,10 @@ class Settings:
     many ms (the write leaves the request: bench/); 0: write each hit before answering, so
     X-Not-Counted also reports rate_limited (the buffer is then used only while Redis is away)."""
 
+    PAGES_PER_DAY: int = 50_000
+    """Distinct pages one site counts per page in a local day; pageviews of further new pages
+    count in the site's numbers only (a flood of invented URLs cannot grow Redis without bound)."""
+
     MAX_BUFFERED_HITS: int = 100_000
     """Hits one worker keeps while Redis is away; beyond it new hits are dropped (and counted)."""
 
@@ -132,6 +136,7 @@ class Settings:
         need(self.IP_HITS_PER_MINUTE >= 0, "IP_HITS_PER_MINUTE", "must be 0 (no limit) or more")
         need(0 < self.REDIS_TIMEOUT_SECONDS <= 30, "REDIS_TIMEOUT_SECONDS", "must be above 0 and at most 30")
         need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
+        need(1 <= self.PAGES_PER_DAY <= 10_000_000, "PAGES_PER_DAY", "must be 1 to 10000000")
         need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),

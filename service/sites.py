@@ -11,6 +11,7 @@ import idna
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadRequest
+from .pages import valid_page_params
 
 SITE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -69,6 +70,8 @@ class Site:
     id: str
     domains: tuple[str, ...]
     timezone: str
+    page_params: tuple[str, ...] = ()
+    """Query parameters that tell pages apart (``?id=1234``); every other one is dropped."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -82,14 +85,15 @@ class Site:
         return False
 
     def as_json(self) -> dict:
-        return {"site": self.id, "domains": list(self.domains), "timezone": self.timezone}
+        return {"site": self.id, "domains": list(self.domains), "timezone": self.timezone,
+                "page_params": list(self.page_params)}
 
     @classmethod
     def from_request(cls, site_id: str, body: object, default_timezone: str) -> Site:
         """Validate an admin PUT body into a Site, or raise BadRequest saying what is wrong."""
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
-        unknown = set(body) - {"domains", "timezone"}
+        unknown = set(body) - {"domains", "timezone", "page_params"}
         if unknown:
             raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
         domains = body.get("domains")
@@ -105,7 +109,10 @@ class Site:
         zone = body.get("timezone", default_timezone)
         if not isinstance(zone, str) or not valid_timezone(zone):
             raise BadRequest("timezone must be an IANA time zone name, e.g. Asia/Ho_Chi_Minh")
-        return cls(site_id, tuple(cleaned), zone)
+        params = valid_page_params(body.get("page_params", []))
+        if params is None:
+            raise BadRequest("page_params must be a list of at most 20 query parameter names, e.g. [\"id\"]")
+        return cls(site_id, tuple(cleaned), zone, params)
 
 
 def valid_timezone(name: str) -> bool:

@@ -23,6 +23,7 @@ from redis.retry import Retry
 
 from . import keys, metrics
 from .errors import RedisReplyError, StorageUnavailable
+from .hits import Hit
 from .sites import Site
 
 METRICS = ("visits", "pageviews", "visitors")
@@ -37,27 +38,6 @@ BASELINE_LOG_LENGTH = 100
 
 
 @dataclasses.dataclass(frozen=True)
-class Hit:
-    """One hit ready to write: who, where, what, and when (the service's clock)."""
-
-    site: str
-    visitor: str
-    kind: str
-    at: datetime
-    timezone: str
-    client: str = ""
-    """The client address hashed with the day's salt (for the per-address limit)."""
-    day: date | None = None
-    """The hit's local date in ``timezone`` (computed from ``at`` when not given)."""
-    unchecked_hosts: tuple[str, ...] = ()
-    """Made while Redis was away for a site this worker had never seen: the page's host (and
-    the Origin's) to check against the site's domains, and its zone to learn, before writing."""
-
-    def local_day(self) -> date:
-        return self.day or keys.local_day(self.at, ZoneInfo(self.timezone))
-
-
-@dataclasses.dataclass(frozen=True)
 class Limits:
     """The counting windows the store applies to every hit."""
 
@@ -65,6 +45,7 @@ class Limits:
     visit_timeout_seconds: int
     visitor_hits_per_minute: int
     address_hits_per_minute: int = 0
+    pages_per_day: int = 50_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +168,8 @@ class CounterStore:
         self._salt_lock = threading.Lock()
         self.is_cluster = isinstance(client, redis.RedisCluster)
         self.log_reply_error = ErrorLog()
+        self.pages_over_cap: dict[str, date] = {}
+        """Sites whose distinct pages passed PAGES_PER_DAY, and the last local day they did."""
 
     @classmethod
     def from_settings(cls, settings, timeout_seconds: float | None = None) -> CounterStore:
@@ -196,6 +179,7 @@ class CounterStore:
             visit_timeout_seconds=settings.VISIT_TIMEOUT_SECONDS,
             visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
             address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
+            pages_per_day=settings.PAGES_PER_DAY,
         )
         return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
 
@@ -264,17 +248,20 @@ class CounterStore:
             raw = self.redis.hgetall(keys.config(site_id))
         if not raw:
             return None
-        return Site(site_id, tuple(json.loads(raw[b"domains"])), raw[b"timezone"].decode())
+        return Site(site_id, tuple(json.loads(raw[b"domains"])), raw[b"timezone"].decode(),
+                    tuple(json.loads(raw.get(b"page_params", b"[]"))))
 
     def put_site(self, site: Site) -> bool:
         """Create or replace a site's settings; True when it was created."""
         with redis_errors("site", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
+            pipe.exists(keys.config(site.id))
             pipe.hset(keys.config(site.id), mapping={
-                "domains": json.dumps(list(site.domains)), "timezone": site.timezone})
+                "domains": json.dumps(list(site.domains)), "timezone": site.timezone,
+                "page_params": json.dumps(list(site.page_params))})
             pipe.sadd(keys.SITES, site.id)
-            new_fields, _ = pipe.execute()
-        return new_fields == 2  # HSET counts the fields it created: both, for a new site
+            existed, _, _ = pipe.execute()
+        return not existed
 
     def delete_site(self, site_id: str, purge: bool = False) -> bool:
         """Remove a site's settings (and with ``purge`` all its data); False when nothing was there."""
@@ -376,14 +363,16 @@ class CounterStore:
         for number, ((site, zone, day), indexes) in enumerate(groups.items()):
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
-            names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total]
+            names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total,
+                     day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles]
             newest = max(int(hits[index].at.timestamp()) for index in indexes)
-            args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest)]
+            args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest),
+                    limits.pages_per_day, max(60, day_keys.pages_deadline - newest), keys.PAGES_KEPT_PER_PAST_DAY]
             for index in indexes:
                 hit = hits[index]
                 at_ms = int(hit.at.timestamp() * 1000)
                 names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
-                args += (hit.visitor, at_ms, hit.kind)
+                args += (hit.visitor, at_ms, hit.kind, hit.page, hit.title)
             calls.append((names, args))
         try:
             with redis_errors("record", self.log_reply_error):
@@ -395,10 +384,17 @@ class CounterStore:
                 self.redis.connection_pool.disconnect()
             raise
         outcomes = [""] * len(hits)
-        for indexes, reply in zip(groups.values(), replies):
+        for (site, _, day), indexes, reply in zip(groups, groups.values(), replies):
+            if isinstance(reply, bytes):  # 'duplicate': written before; 'unknown_site': removed meanwhile
+                for index in indexes:
+                    outcomes[index] = reply.decode()
+                continue
+            per_hit, over_cap = reply
             for position, index in enumerate(indexes):
-                # 'duplicate': written before; 'unknown_site': removed (or purged) meanwhile.
-                outcomes[index] = reply.decode() if isinstance(reply, bytes) else reply[position].decode()
+                outcomes[index] = per_hit[position].decode()
+            if over_cap:
+                metrics.PAGES_OVER_CAP.inc(over_cap)
+                self.pages_over_cap[site] = day
         return outcomes
 
     def _evalsha_all(self, calls: list[tuple[list, list]]) -> list:
@@ -425,24 +421,29 @@ class CounterStore:
     # --- reads --------------------------------------------------------------------------
 
     def read_counters(self, site: Site, now: datetime, week_start: int) -> dict:
-        """Online, today, week and total numbers of a site, in one round trip."""
+        """Online, today, yesterday, week, month and total numbers of a site, in one round trip."""
         tz = site.tz
         today = keys.local_day(now, tz)
+        yesterday = today - timedelta(days=1)
         week = keys.week_days(today, week_start)
+        month = [today.replace(day=n) for n in range(1, today.day + 1)]
+        days = sorted({yesterday, *week, *month})
         now_ms = int(now.timestamp() * 1000)
         with redis_errors("counters", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.zcount(keys.online(site.id), now_ms - self.limits.online_window_seconds * 1000, "+inf")
-            self._queue_days(pipe, site.id, week)
+            self._queue_days(pipe, site.id, days)
             pipe.hmget(keys.total(site.id), METRICS)
             pipe.hmget(keys.baseline(site.id), METRICS)
             results = pipe.execute()
         online, *day_rows, total, base = results
-        days = self._merge_days(week, day_rows)
+        numbers = self._merge_days(days, day_rows)
         return {
             "online": int(online),
-            "today": days[today],
-            "week": {m: sum(days[d][m] for d in week) for m in METRICS},
+            "today": numbers[today],
+            "yesterday": numbers[yesterday],
+            "week": {m: sum(numbers[d][m] for d in week) for m in METRICS},
+            "month": {m: sum(numbers[d][m] for d in month) for m in METRICS},
             "total": {m: _int(total[i]) + _int(base[i]) for i, m in enumerate(METRICS)},
         }
 

@@ -19,7 +19,7 @@ import time_machine
 from service import create_app
 from service.journal import Journal
 from service.redis_process import RedisProcess, free_port
-from service.store import Hit
+from service.hits import Hit
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site, counters, hit

@@ -11,7 +11,7 @@ def test_put_creates_then_updates(client):
     first = client.put("/api/v1/sites/travinh", json=body, headers=ADMIN)
     assert first.status_code == 201
     assert first.get_json() == {"site": "travinh", "domains": ["travinh.gov.vn", "*.travinh.gov.vn"],
-                                "timezone": "Asia/Ho_Chi_Minh"}
+                                "timezone": "Asia/Ho_Chi_Minh", "page_params": []}
     second = client.put("/api/v1/sites/travinh", json={"domains": ["a.vn"], "timezone": "Europe/Berlin"},
                         headers=ADMIN)
     assert second.status_code == 200

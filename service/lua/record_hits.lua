@@ -9,18 +9,25 @@
 -- KEYS[2] the site's settings hash (gone: the site was removed, nothing is written)
 -- KEYS[3] online zset (visitor -> last seen ms)   KEYS[4] history hash of the day's month
 -- KEYS[5] the day's visitors HyperLogLog          KEYS[6] all-time totals hash
--- then for hit i (0-based), at k = 6 + 2*i:
+-- KEYS[7] the day's page views zset               KEYS[8] the day before's (trimmed, once past)
+-- KEYS[9] all-time page views zset                KEYS[10] page titles hash
+-- then for hit i (0-based), at k = 10 + 2*i:
 --   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
 --   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
 -- ARGV[4] batch marker lifetime (s)   ARGV[5] hits a minute one address may send (0: no limit)
 -- ARGV[6] day visits field   ARGV[7] day pageviews field   ARGV[8] day visitors field
 -- ARGV[9] seconds the day's visitor set must still live
--- then for hit i, at a = 9 + 3*i:
+-- ARGV[10] most distinct pages a day counts per page   ARGV[11] seconds the day's page views must live
+-- ARGV[12] top pages a past day keeps
+-- then for hit i, at a = 12 + 5*i:
 --   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
--- Returns 'duplicate', 'unknown_site', or one outcome per hit: 'visit' (a new visit began),
--- 'pageview', 'ping', 'rate_limited' (one visitor refreshing too fast) or 'ip_limited' (one
--- address flooding). A key of the wrong type is an error reply raised before any write.
+--   ARGV[a+4] page ('' for none)   ARGV[a+5] title ('' for none)
+-- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
+-- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
+-- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
+-- new to a day already at its cap (counted for the site, not per page). A key of the wrong
+-- type is an error reply raised before any write.
 --
 -- Two phases: every read and check first (sessions and address counters are read once and
 -- then followed in Lua tables), every write after, with commands that cannot fail on keys
@@ -43,7 +50,9 @@ local function expect_type(key, wanted)
     return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted)
   end
 end
-for _, check in ipairs({{online, 'zset'}, {month, 'hash'}, {day_visitors, 'string'}, {total, 'hash'}}) do
+local pages_day, pages_before, pages_all, titles = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+for _, check in ipairs({{online, 'zset'}, {month, 'hash'}, {day_visitors, 'string'}, {total, 'hash'},
+                        {pages_day, 'zset'}, {pages_before, 'zset'}, {pages_all, 'zset'}, {titles, 'hash'}}) do
   local problem = expect_type(check[1], check[2])
   if problem then
     return problem
@@ -63,6 +72,34 @@ local outcomes = {}
 local seen = {}            -- ZADD arguments: score, member, score, member...
 local visitors = {}        -- PFADD arguments
 local newest, pageviews, visits = 0, 0, 0
+local page_cap = tonumber(ARGV[10])
+local page_views = {}      -- page -> views in this batch
+local page_titles = {}     -- page -> the newest title sent
+local page_order = {}      -- pages in the order first seen
+local pages_today = redis.call('ZCARD', pages_day)
+local over_cap = 0
+
+-- One counted pageview of a page: per page while the day has room for it.
+local function count_page(page, title)
+  if page == '' then
+    return
+  end
+  if page_views[page] == nil then
+    if redis.call('ZSCORE', pages_day, page) == false then
+      if pages_today >= page_cap then
+        over_cap = over_cap + 1
+        return
+      end
+      pages_today = pages_today + 1
+    end
+    page_views[page] = 0
+    page_order[#page_order + 1] = page
+  end
+  page_views[page] = page_views[page] + 1
+  if title ~= '' then
+    page_titles[page] = title
+  end
+end
 
 local function session_of(key)
   local state = sessions[key]
@@ -122,8 +159,8 @@ local function count(state, visitor, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 6) / 2 - 1 do
-  local k, a = 6 + 2 * i, 9 + 3 * i
+for i = 0, (#KEYS - 10) / 2 - 1 do
+  local k, a = 10 + 2 * i, 12 + 5 * i
   local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
   local outcome
   local flooding = false
@@ -146,6 +183,9 @@ for i = 0, (#KEYS - 6) / 2 - 1 do
       outcome = 'ping'
     else
       outcome = count(session_of(KEYS[k + 1]), visitor, now)
+      if outcome ~= 'rate_limited' then
+        count_page(ARGV[a + 4], ARGV[a + 5])
+      end
     end
   end
   outcomes[#outcomes + 1] = outcome
@@ -202,5 +242,22 @@ if grew > 0 then
   end
 end
 
+-- Pages: the day's views and all time (the baseline is folded into all time), the titles.
+for _, page in ipairs(page_order) do
+  redis.call('ZINCRBY', pages_day, page_views[page], page)
+  redis.call('ZINCRBY', pages_all, page_views[page], page)
+  if page_titles[page] then
+    redis.call('HSET', titles, page, page_titles[page])
+  end
+end
+if #page_order > 0 then
+  redis.call('EXPIRE', pages_day, ARGV[11], 'NX')
+  -- A past day only answers top lists: keep its top entries, drop the long tail.
+  local keep = tonumber(ARGV[12])
+  if redis.call('ZCARD', pages_before) > keep then
+    redis.call('ZREMRANGEBYRANK', pages_before, 0, -(keep + 1))
+  end
+end
+
 redis.call('SET', KEYS[1], 1, 'EX', ARGV[4])
-return outcomes
+return {outcomes, over_cap}

@@ -29,7 +29,9 @@ def counters(site_id: str):
         "as_of": numbers["as_of"],
         "online": numbers["online"],
         "today": numbers["today"],
+        "yesterday": numbers["yesterday"],
         "week": numbers["week"],
+        "month": numbers["month"],
         "total": numbers["total"],
         "stale": stale,
     }
