@@ -74,11 +74,11 @@ def create_app(config: dict | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import embeds, errors, logs, metrics
-    from .caches import TtlCache
+    from .caches import ReadThrough, TtlCache
     from .counter_cache import CounterCache
     from .pipeline import HitPipeline
     from .recorder import BufferedRecorder
-    from .routes import admin, counters, docs, ingest, ops
+    from .routes import admin, counters, docs, ingest, ops, pages
     from .settings import Settings
     from .store import CounterStore
 
@@ -110,11 +110,13 @@ def create_app(config: dict | None = None) -> Flask:
     warn_if_metrics_per_worker()
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
                                                    settings.week_start_index)
+    # Page views and most-read lists, polled like the counters: Redis reads stay flat.
+    app.extensions["page_cache"] = ReadThrough(settings.COUNTERS_CACHE_SECONDS)
 
     if settings.TRUSTED_PROXIES:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)
 
-    for blueprint in (ingest.bp, counters.bp, admin.bp, ops.bp, docs.bp, embeds.bp):
+    for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, ops.bp, docs.bp, embeds.bp):
         app.register_blueprint(blueprint)
     if os.environ.get("VA_BENCH_FLOOR") == "1":  # bench/ only: the baseline route of the ratio
         from .routes import floor

@@ -55,3 +55,47 @@ class TtlCache(Generic[V]):
     def pop(self, key: Hashable) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+
+class ReadThrough(Generic[V]):
+    """Answers loaded at most once per ``ttl_seconds`` per key and process, one loader at a time;
+    the last answer stands in (stale) while the loader fails with ``StorageUnavailable``."""
+
+    def __init__(self, ttl_seconds: float, on_result: Callable[[str], None] = lambda result: None,
+                 max_entries: int = 10_000):
+        self.answers: TtlCache[V] = TtlCache(ttl_seconds, max_entries)
+        self._on_result = on_result
+        self._loading: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def read(self, key: Hashable, load: Callable[[], V]) -> tuple[V, bool]:
+        """The answer for ``key`` and whether it is stale."""
+        from .errors import RedisReplyError, StorageUnavailable
+
+        answer = self.answers.get(key)
+        if answer is not None:
+            self._on_result("hit")
+            return answer, False
+        with self._guard:
+            lock = self._loading.setdefault(key, threading.Lock())
+            if len(self._loading) > 4 * self.answers.max_entries:  # keys come from clients: bounded
+                self._loading = {key: lock}
+        with lock:  # concurrent pollers of one key in this process wait for one read
+            answer = self.answers.get(key)
+            if answer is not None:
+                self._on_result("hit")
+                return answer, False
+            try:
+                answer = load()
+            except (StorageUnavailable, RedisReplyError):
+                answer = self.answers.get_stale(key)
+                if answer is None:
+                    raise
+                self._on_result("stale")
+                return answer, True
+            self._on_result("miss")
+            self.answers.put(key, answer)
+            return answer, False
+
+    def forget(self, key: Hashable) -> None:
+        self.answers.expire(key)

@@ -42,7 +42,7 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PA
 OUTCOMES = ("visit", "pageview", "ping", "bot", "no_user_agent", "prefetch", "foreign_domain", "unknown_site",
             "invalid", "rate_limited", "ip_limited", "dropped", "rejected", "duplicate")
 """Every value of va_hits_total's outcome label."""
-REDIS_OPERATIONS = ("record", "counters", "site", "info", "other")
+REDIS_OPERATIONS = ("record", "counters", "pages", "site", "info", "other")
 """Every value of va_redis_errors_total's operation label (service/store.py's redis_errors calls)."""
 REDIS_ERROR_KINDS = ("unavailable", "oom", "readonly", "auth", "unsupported_version", "other")
 """Every value of va_redis_errors_total's kind label (service/store.py's classify)."""

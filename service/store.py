@@ -161,8 +161,11 @@ class CounterStore:
     def __init__(self, client: redis.Redis, limits: Limits):
         self.redis = client
         self.limits = limits
-        self._lua = resources.files(__package__).joinpath("lua/record_hits.lua").read_text()
+        self._lua = _script("record_hits.lua")
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        # Rare calls: redis-py's Script retries with the source itself after a NOSCRIPT.
+        self._top_pages = client.register_script(_script("top_pages.lua"))
+        self._set_page_baselines = client.register_script(_script("set_page_baselines.lua"))
         self._salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, unix s last compared with Redis)
         self._fallback_salts: dict[date, tuple[bytes, float]] = {}  # day -> (salt, when Redis failed)
         self._salt_lock = threading.Lock()
@@ -447,6 +450,48 @@ class CounterStore:
             "total": {m: _int(total[i]) + _int(base[i]) for i, m in enumerate(METRICS)},
         }
 
+    def read_pages(self, site: Site, pages: list[str], now: datetime) -> list[dict]:
+        """Today's and all-time views (baseline included) of normalized ``pages``, in one round trip."""
+        today = keys.local_day(now, site.tz)
+        with redis_errors("pages", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            for page in pages:
+                pipe.zscore(keys.pages_day(site.id, today), page)
+                pipe.zscore(keys.pages_all(site.id), page)
+            scores = pipe.execute()
+        return [{"path": page, "views": {"today": int(scores[2 * i] or 0), "total": int(scores[2 * i + 1] or 0)}}
+                for i, page in enumerate(pages)]
+
+    def top_pages(self, site: Site, period: str, limit: int, now: datetime, week_start: int) -> list[dict]:
+        """The ``limit`` most viewed pages of a period, with titles, most viewed first."""
+        today = keys.local_day(now, site.tz)
+        if period == "all":
+            sets = [keys.pages_all(site.id)]
+        else:
+            sets = [keys.pages_day(site.id, d) for d in period_days(period, today, week_start)]
+        with redis_errors("pages", self.log_reply_error):
+            flat = self._top_pages(keys=[keys.page_titles(site.id), *sets], args=[limit])
+        return [{"path": flat[i].decode(), "title": flat[i + 2].decode() or None, "views": int(float(flat[i + 1]))}
+                for i in range(0, len(flat), 3)]
+
+    def set_page_baselines(self, site_id: str, rows: list[tuple[str, int]]) -> int:
+        """Replace the baseline views of these pages (one script call); answer how many changed."""
+        with redis_errors("pages", self.log_reply_error):
+            return int(self._set_page_baselines(keys=[keys.page_baseline(site_id), keys.pages_all(site_id)],
+                                                args=[value for row in rows for value in row]))
+
+    def log_page_baseline(self, site_id: str, audit: dict) -> None:
+        """Record one page baseline import in the site's audit trail (newest first, bounded)."""
+        with redis_errors("pages", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.lpush(keys.page_baseline_log(site_id), json.dumps(audit, sort_keys=True, ensure_ascii=False))
+            pipe.ltrim(keys.page_baseline_log(site_id), 0, BASELINE_LOG_LENGTH - 1)
+            pipe.execute()
+
+    def page_baseline_log(self, site_id: str) -> list[dict]:
+        with redis_errors("pages", self.log_reply_error):
+            return [json.loads(e) for e in self.redis.lrange(keys.page_baseline_log(site_id), 0, -1)]
+
     def history(self, site: Site, days: list[date]) -> list[dict]:
         """One row per local day, oldest first."""
         with redis_errors("other", self.log_reply_error):
@@ -552,6 +597,27 @@ def _by_month(days: list[date]) -> list[list[date]]:
         else:
             groups.append([d])
     return groups
+
+
+PERIODS = ("today", "yesterday", "week", "month", "all")
+"""Periods of a most-read list."""
+
+
+def period_days(period: str, today: date, week_start: int) -> list[date]:
+    """The local days of a period that ends today (all but 'all')."""
+    if period == "today":
+        return [today]
+    if period == "yesterday":
+        return [today - timedelta(days=1)]
+    if period == "week":
+        return keys.week_days(today, week_start)
+    if period == "month":
+        return [today.replace(day=n) for n in range(1, today.day + 1)]
+    raise ValueError(f"unknown period {period!r}")
+
+
+def _script(name: str) -> str:
+    return resources.files(__package__).joinpath(f"lua/{name}").read_text()
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -128,8 +128,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server, tmp_path_factory):
+def stack(redis_servers, tmp_path_factory):
     """gunicorn (the image's command, TRUSTED_PROXIES=1 as in .env.example) behind the shipped nginx."""
+    redis_server = redis_servers("redis")
     folder = tmp_path_factory.mktemp("nginx")
     app_port, nginx_port = free_port(), free_port()
     gunicorn = start_gunicorn(redis_server.url, folder / "app", app_port, TRUSTED_PROXIES="1",

@@ -35,7 +35,12 @@ def counters(site_id: str):
         "total": numbers["total"],
         "stale": stale,
     }
-    payload = json.dumps(body, separators=(",", ":"))
+    return cacheable(body, stale)
+
+
+def cacheable(body: dict, stale: bool) -> Response:
+    """A public JSON answer with an ETag (304 when unchanged) and the cache's max-age (0 when stale)."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     response = Response(payload, mimetype="application/json")
     response.set_etag(hashlib.blake2b(payload.encode(), digest_size=10).hexdigest(), weak=True)
     max_age = 0 if stale else int(settings().COUNTERS_CACHE_SECONDS)
