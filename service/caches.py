@@ -56,6 +56,10 @@ class TtlCache(Generic[V]):
         with self._lock:
             self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
 
 class ReadThrough(Generic[V]):
     """Answers loaded at most once per ``ttl_seconds`` per key and process, one loader at a time;

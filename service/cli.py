@@ -257,6 +257,41 @@ def baseline_show(obj, site):
     click.echo(json.dumps({"baseline": current, "changes": log}, indent=2, ensure_ascii=False))
 
 
+@main.group()
+def pages():
+    """Per-page view counts ("Lượt xem")."""
+
+
+@pages.command("import")
+@click.argument("site", type=site_id_type)
+@click.argument("file", type=click.File("rb"))
+@click.option("--source", default="", help='Where the numbers come from, e.g. "old CMS export".')
+@click.pass_obj
+@redis_guard
+def pages_import(obj, site, file, source):
+    """Replace the baseline views of the pages in FILE (CSV path,views; or JSON {"pages": {...}})."""
+    from . import page_baseline
+    from .errors import BadRequest
+
+    found = require_site(obj.store, site)
+    json_file = file.name.endswith(".json") if hasattr(file, "name") else False
+    rows = page_baseline.json_rows(file) if json_file else page_baseline.csv_rows(file)
+    try:
+        report = page_baseline.run_import(rows, found.page_params,
+                                          lambda chunk: obj.store.set_page_baselines(site, chunk))
+    except BadRequest as exc:
+        click.echo(f"error: {exc.message}; nothing was imported", err=True)
+        sys.exit(EXIT_USAGE)
+    obj.store.log_page_baseline(site, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                       "by": os.environ.get("USER", "cli"), "source": source,
+                                       **{k: v for k, v in report.as_json().items() if k != "rejections"}})
+    click.echo(f"{site}: {report.rows_read} rows read, {report.imported} imported "
+               f"({report.changed} changed), {report.rejected} rejected")
+    for rejection in report.rejections:
+        where = "line" if "line" in rejection else "entry"
+        click.echo(f"  rejected {where} {rejection[where]}: {rejection['reason']}", err=True)
+
+
 @main.command()
 @click.argument("site", type=site_id_type)
 @click.pass_obj

@@ -6,10 +6,11 @@ import functools
 import hmac
 from datetime import timedelta
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from ..context import clock, forget_site, lookup_site, settings, store
-from ..errors import AdminDisabled, BadRequest, Unauthorized, UnknownSite
+from .. import page_baseline
+from ..errors import AdminDisabled, BadRequest, BodyTooLarge, Unauthorized, UnknownSite, UnsupportedMediaType
 from ..beacon import parse_json
 from ..sites import Site, valid_site_id
 from ..store import METRICS
@@ -19,6 +20,8 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1/sites")
 MAX_BASELINE = 10**15
 """Largest baseline accepted: far above any real counter, far below Lua's exact-integer limit (2^53)."""
 MAX_HISTORY_DAYS = 3660
+MAX_PAGE_BASELINE_BYTES = 256 * 2**20
+"""Largest page baseline upload: a million rows of long paths."""
 
 
 @bp.before_request
@@ -122,6 +125,29 @@ def get_baseline(site_id: str):
     lookup_site(site_id)
     current, log = store().get_baseline(site_id)
     return jsonify(site=site_id, baseline=current, changes=log)
+
+
+@bp.put("/<site_id>/pages/baseline")
+@site_id_arg
+def put_page_baseline(site_id: str):
+    """Import per-page views from an older CMS (JSON or CSV, streamed); replaces each listed page's baseline."""
+    site = lookup_site(site_id)
+    request.max_content_length = MAX_PAGE_BASELINE_BYTES
+    if request.content_length is not None and request.content_length > MAX_PAGE_BASELINE_BYTES:
+        raise BodyTooLarge(f"a page baseline import is at most {MAX_PAGE_BASELINE_BYTES // 2**20} MiB")
+    mimetype = request.mimetype
+    if mimetype == "text/csv":
+        rows = page_baseline.csv_rows(request.stream)
+    elif mimetype in ("application/json", ""):
+        rows = page_baseline.json_rows(request.stream)
+    else:
+        raise UnsupportedMediaType("send Content-Type text/csv (path,views) or application/json")
+    report = page_baseline.run_import(rows, site.page_params, lambda chunk: store().set_page_baselines(site.id, chunk))
+    store().log_page_baseline(site.id, {"at": clock().isoformat(timespec="seconds"), "by": "api",
+                                        "source": request.args.get("source", "")[:500],
+                                        **{k: v for k, v in report.as_json().items() if k != "rejections"}})
+    current_app.extensions["page_cache"].answers.clear()
+    return jsonify(site=site.id, **report.as_json())
 
 
 @bp.get("/<site_id>/history")

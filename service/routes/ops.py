@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import metrics
-from ..context import recorder, store
+from ..context import clock, recorder, settings, store
 from ..errors import RedisReplyError, StorageUnavailable
 
 bp = Blueprint("ops", __name__)
@@ -33,7 +35,7 @@ def readyz():
         problems.append((failing.kind, failing.redis_message))
     durability, journal_problem = cached_checks()
     body = {"status": "ready", "redis": "ok", "buffered_hits": buffered, "durability": durability.as_json(),
-            "warnings": [journal_problem] if journal_problem else []}
+            "warnings": ([journal_problem] if journal_problem else []) + pages_cap_warnings()}
     if problems:
         kind, message = problems[0]
         body.update(status="unready", redis=kind, error={"code": f"redis_{kind}", "message": message},
@@ -43,6 +45,15 @@ def readyz():
         body.update(status="unready", error={"code": "redis_may_evict", "message": durability.errors[0]})
         return jsonify(body), 503
     return jsonify(body)
+
+
+def pages_cap_warnings() -> list[str]:
+    """Sites that passed PAGES_PER_DAY in the last two days (seen by this process)."""
+    recent = clock().date() - timedelta(days=1)
+    cap = settings().PAGES_PER_DAY
+    return [f"site {site} passed PAGES_PER_DAY ({cap}) distinct pages on {day}: views of further new pages "
+            "count for the site only (va_pages_over_cap_total)"
+            for site, day in sorted(store().pages_over_cap.items()) if day >= recent]
 
 
 def cached_checks():
