@@ -9,9 +9,9 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                generate_latest, multiprocess)
 
 HITS = Counter("va_hits_total",
-               "Hits by final outcome: visit, pageview, ping (counted); bot, no_user_agent, prefetch, "
-               "foreign_domain, unknown_site, invalid, rate_limited, dropped (buffer full), duplicate "
-               "(a retried batch recognised).", ["outcome"])
+               "Hits by final outcome: visit, pageview, ping (counted); bot, no_user_agent, "
+               "user_agent_too_long, prefetch, foreign_domain, unknown_site, invalid, rate_limited, dropped "
+               "(buffer full), duplicate (a retried batch recognised).", ["outcome"])
 REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, by route and status class.",
                      ["route", "method", "status"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
