@@ -15,10 +15,12 @@ Hyperscan cannot take as written (lookarounds) are compiled in prefilter mode an
 alone by ``re``. crawlerdetect itself is never run on the hit path: confirming with it would
 bring its worst case back for every agent an attacker makes crawler-like.
 
-Agents with non-ASCII characters take an exact but slower path (Python's case folding and
-``\\d`` are Unicode-aware, Hyperscan's here are not): the same exclusions, then the crawler
-patterns as one Python regex without the backtracking prefix of the generic pattern, linear
-in the agent's length. Browsers send ASCII; the length cap in filters.py bounds the rest.
+Agents with non-ASCII characters (rare: browsers send ASCII) get the same: the exclusions in
+crawlerdetect's own form, then the same database over a copy of what is left in which each
+non-ASCII character is one byte that, for Hyperscan, matches just what the character matches
+for Python's ``re`` here (``.`` and negated classes; the four characters ``re`` folds to ASCII
+letters, such as the Kelvin sign, become those letters). Patterns with Unicode-aware classes
+(``\\d``: one today) are searched by ``re`` itself on such agents.
 
 The data comes from the installed crawlerdetect package at run time, so an update of its
 patterns is a version bump. A pattern this module cannot rearrange or compile makes it fall
@@ -45,8 +47,11 @@ VERDICT_CACHE_SIZE = 16384
 LOOKAROUND = re.compile(r"\(\?<?[=!]|\\[1-9]")
 """Constructs Hyperscan refuses as written: compiled in prefilter mode and confirmed by ``re``."""
 
-GENERIC_PREFIX = re.compile(r"^\[[^\]]*\]\*")
-"""A leading ``[...]*`` changes nothing about whether a search matches, only how long it backtracks."""
+UNICODE_AWARE = re.compile(r"\\[dDwWsSbB]")
+"""Classes that ``re`` widens to Unicode (digits, word characters, spaces) while Hyperscan here does not."""
+
+OTHER_CHARACTER = "\x80"
+"""What a non-ASCII character becomes for Hyperscan: a byte no pattern names, matched only by ``.`` and ``[^...]``."""
 
 OPTIONAL_GROUP = re.compile(r"^\((?:\?:)?([^()\[\]|\\*+?{}.^$]*)\)\?(.+)$")
 """``(like )?Gecko...``: a plain optional group in front, rewritten as ``like Gecko...|Gecko...``."""
@@ -166,12 +171,18 @@ class CrawlerMatcher:
         if self.exclusions is None:
             log.warning("crawler exclusions: a pattern does not start with a literal; using crawlerdetect's form")
             self.exclusions = self.unicode_exclusions
-        self.unicode_crawlers = re.compile(
-            "|".join(f"(?:{GENERIC_PREFIX.sub('', p) or p})" for p in crawlers), re.IGNORECASE)
         prefilter = {i for i, p in enumerate(crawlers) if LOOKAROUND.search(p)}
-        self.database, prefilter, self.unscannable = _compile(crawlers, prefilter)
-        self.confirm = {i: re.compile(crawlers[i], re.IGNORECASE) for i in prefilter}
-        self.always = [re.compile(crawlers[i], re.IGNORECASE) for i in self.unscannable]
+        self.database, self.prefilter, unscannable = _compile(crawlers, prefilter)
+        self.unscannable = unscannable
+        unicode_aware = {i for i, p in enumerate(crawlers) if UNICODE_AWARE.search(p)}
+        self.python = {i: re.compile(crawlers[i], re.IGNORECASE)
+                       for i in {*self.prefilter, *unscannable, *unicode_aware}}
+        scanned = set(range(len(crawlers))) - set(unscannable)
+        self.exact = frozenset(scanned - self.prefilter)
+        self.exact_ascii_only = frozenset(self.exact - unicode_aware)
+        self.always = [self.python[i] for i in unscannable]
+        self.always_non_ascii = [self.python[i] for i in {*unscannable, *unicode_aware}]
+        self.fold = _non_ascii_table()
         self._local = threading.local()       # Hyperscan releases the GIL: one scratch per thread
         self.build_seconds = time.perf_counter() - started
 
@@ -184,33 +195,61 @@ class CrawlerMatcher:
     def is_crawler(self, user_agent: str) -> bool:
         """Tell whether crawlerdetect would call this User-Agent a crawler."""
         user_agent = user_agent.strip()
-        if not user_agent.isascii():
+        if user_agent.isascii():
+            left = self.exclusions.sub("", user_agent)
+            data, exact, always = left, self.exact, self.always
+        else:
             left = self.unicode_exclusions.sub("", user_agent)
-            return bool(left) and self.unicode_crawlers.search(left) is not None
-        left = self.exclusions.sub("", user_agent)
+            data, exact, always = left.translate(self.fold), self.exact_ascii_only, self.always_non_ascii
         if not left:
             return False
         found: list[int] = []
         try:
-            self.database.scan(left.encode("ascii"), match_event_handler=self._on_match, context=found,
+            self.database.scan(data.encode("latin-1"), match_event_handler=_on_match, context=(found, exact),
                                scratch=self._scratch())
         except hyperscan.ScanTerminated:
-            return True                       # an exact pattern matched
-        return any(self.confirm[i].search(left) for i in found) or any(rx.search(left) for rx in self.always)
-
-    def _on_match(self, pattern_id: int, start: int, end: int, flags: int, found: list[int]) -> bool:
-        if pattern_id in self.confirm:        # prefilter: a superset, confirmed by re afterwards
-            found.append(pattern_id)
-            return False
-        return True                           # stop the scan: the verdict is known
+            return True                       # a pattern Hyperscan matches exactly matched
+        return any(self.python[i].search(left) for i in found if i in self.prefilter) or \
+            any(rx.search(left) for rx in always)
 
 
-@functools.cache
+def _on_match(pattern_id: int, start: int, end: int, flags: int, context: tuple[list[int], frozenset]) -> bool:
+    """Stop the scan at the first exact match; note the others (prefilter: a superset) for ``re`` to confirm."""
+    found, exact = context
+    if pattern_id in exact:
+        return True
+    found.append(pattern_id)
+    return False
+
+
+class _NonAsciiTable(dict):
+    """``str.translate`` table: ASCII as it is, the ASCII-folding letters as their letter, the rest one byte."""
+
+    def __missing__(self, code: int) -> str:
+        return OTHER_CHARACTER
+
+
+def _non_ascii_table() -> _NonAsciiTable:
+    table = _NonAsciiTable((c, chr(c)) for c in range(128))
+    table.update((c, OTHER_CHARACTER) for c in range(128, 256))
+    plane = "".join(map(chr, range(128, 0xD800))) + "".join(map(chr, range(0xE000, 0x10000)))
+    for folding in re.findall("[a-z]", plane, re.IGNORECASE):     # İ ı ſ K: re matches them to i, i, s, k
+        table[ord(folding)] = next(a for a in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(a, folding, re.IGNORECASE))
+    return table
+
+
+_built: list[CrawlerMatcher] = []
+_building = threading.Lock()
+
+
 def matcher() -> CrawlerMatcher:
-    """The process's matcher, built on first use (in the worker, not the gunicorn master)."""
-    built = CrawlerMatcher()
-    log.debug("crawler patterns compiled in %.0f ms", built.build_seconds * 1000)
-    return built
+    """The process's matcher, built on first use: in each worker (~70 ms), not in the gunicorn master."""
+    if not _built:
+        with _building:                       # the first hits of a worker's threads wait for one build
+            if not _built:
+                _built.append(CrawlerMatcher())
+                log.debug("crawler patterns compiled in %.0f ms", _built[0].build_seconds * 1000)
+    return _built[0]
 
 
 @functools.lru_cache(maxsize=VERDICT_CACHE_SIZE)

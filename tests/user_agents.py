@@ -124,6 +124,9 @@ UNUSUAL = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html) ünïcödé",
     "Mozilla/5.0 \u212aHTML, Ro\u017fbot",              # Kelvin sign and long s: Python's re folds them to k and s
     "Mozilla/5.0 Safari/١٢٣ Chrome",                    # Arabic-Indic digits: \d in Python matches them
+    "Go ١.٢ package http", "Go 1.2 package http", "Go x package http",
+    "Mozilla/5.0\xa0(compatible;\xa0Googlebot/2.1)", "Mozilla/5.0 (X11; Linux x86_64)\x85 Firefox/120.0",
+    "Mozilla/5.0 (İPhone) bİt", "ıava/1.8", "Mozilla/5.0 \u0130ava/1.8 xſpider", "Yandex\u212aSearch",
     "xbSafari/1.0ot",                                   # the exclusion's deletion joins "b" and "ot"
     "Mozilla/5.0Java/1.8.0",                            # ^Java\/ only once the leading exclusion is gone
     "Mozilla/5.0 (Linux; Android 12; cubot X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/110.0 Mobile",
