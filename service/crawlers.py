@@ -109,6 +109,8 @@ def literal_first_exclusions(patterns: list[str]) -> re.Pattern | None:
     """
     groups: dict[str, list[str]] = {}
     for pattern in patterns:
+        if LOOKAROUND.search(pattern) or "(?P" in pattern:
+            return None                       # lookarounds see the split-off character; groups get renumbered
         optional = OPTIONAL_GROUP.match(pattern)
         variants = [optional[1] + optional[2], optional[2]] if optional else [pattern]
         for variant in variants:
@@ -122,7 +124,10 @@ def literal_first_exclusions(patterns: list[str]) -> re.Pattern | None:
                 groups.setdefault(c, []).append(rest)
     branches = [re.escape(c) + "(?i:" + "|".join(f"(?:{r})" if r else "" for r in rests) + ")"
                 for c, rests in groups.items()]
-    return re.compile("|".join(branches))
+    try:
+        return re.compile("|".join(branches))
+    except re.error:
+        return None
 
 
 def _compile(patterns: list[str], prefilter: set[int]) -> tuple[hyperscan.Database, set[int], list[int]]:
