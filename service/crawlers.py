@@ -42,7 +42,7 @@ from crawlerdetect.providers.exclusions import data as EXCLUSION_PATTERNS
 log = logging.getLogger(__name__)
 
 VERDICT_CACHE_SIZE = 16384
-"""Verdicts kept per worker process (an LRU of about 3 MB); a miss costs a few µs, not a regex run."""
+"""Verdicts kept per worker process (an LRU of about 5 MB of agents); a miss costs a few µs, not a regex run."""
 
 LOOKAROUND = re.compile(r"\(\?<?[=!]|\\[1-9]")
 """Constructs Hyperscan refuses as written: compiled in prefilter mode and confirmed by ``re``."""
