@@ -5,7 +5,8 @@
 
 Prints one JSON object: step -> µs per call (best of several repeats, so machine noise
 inflates it less than wrk runs). Needs PROMETHEUS_MULTIPROC_DIR set to an empty folder
-(run.py does it) so metrics cost what they cost under gunicorn.
+(run.py does it) so metrics cost what they cost under gunicorn. ``run()`` is the benchmark
+section that starts this script in a fresh process and tables its answer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
+import time
 import timeit
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +24,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.launch import Bench, log, service_env  # noqa: E402
+from bench.report import Section, fmt, table  # noqa: E402
 
 
 def best(fn, number: int, repeat: int = 5) -> float:
@@ -31,24 +37,35 @@ def best(fn, number: int, repeat: int = 5) -> float:
 def main() -> None:
     redis_url = sys.argv[1]
     os.environ.update({"REDIS_URL": redis_url, "VA_BENCH_FLOOR": "1", "VISITOR_HITS_PER_MINUTE": "1000000",
-                       "IP_HITS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": "micro",
+                       "IP_HITS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": "micro-" + "0" * 32,
                        "JOURNAL_DIR": os.environ.get("JOURNAL_DIR", "")})
     from crawlerdetect import CrawlerDetect
 
-    from service import create_app, filters, keys, metrics, visitor
+    from service import create_app, crawlers, filters, keys, metrics, visitor
     from service.beacon import Beacon
     from service.sites import Site
     from service.hits import Hit
 
-    agents = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(400)]
     out: dict[str, float] = {}
-
-    fresh = iter(agents)
-    out["crawlerdetect verdict, new User-Agent (uncached)"] = best(
-        lambda: CrawlerDetect().is_crawler(next(fresh)), number=50, repeat=5)
+    started = time.perf_counter()
+    matcher = crawlers.CrawlerMatcher()
+    out["crawler matcher start-up: compile the patterns (once per worker)"] = (time.perf_counter() - started) * 1e6
+    agents = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(60000)]
+    long_agents = [(agent + " [FBAN/FB4A" + ";FBLC/vi_VN;FBOP/1;FBRV/0" * 60)[:1024] for agent in agents[:4000]]
+    bots = [f"Mozilla/5.0 (compatible; Googlebot/2.{i}; +http://www.google.com/bot.html)" for i in range(20000)]
+    fresh, fresh_long, fresh_bots = iter(agents), iter(long_agents), iter(bots)
+    out["crawler verdict, new User-Agent (service.crawlers, uncached)"] = best(
+        lambda: matcher.is_crawler(next(fresh)), number=5000, repeat=5)
+    out["crawler verdict, new 1,024-char User-Agent (uncached)"] = best(
+        lambda: matcher.is_crawler(next(fresh_long)), number=500, repeat=5)
+    out["crawler verdict, new crawler User-Agent (uncached)"] = best(
+        lambda: matcher.is_crawler(next(fresh_bots)), number=2000, repeat=5)
     filters.is_crawler(agents[0])
-    out["crawlerdetect verdict, cached (filters.is_crawler LRU)"] = best(lambda: filters.is_crawler(agents[0]), 20000)
+    out["crawler verdict, cached (filters.is_crawler LRU)"] = best(lambda: filters.is_crawler(agents[0]), 20000)
+    fresh_cd = iter(agents[40000:])
+    out["crawlerdetect alone, new User-Agent (what the matcher replaces)"] = best(
+        lambda: CrawlerDetect().is_crawler(next(fresh_cd)), number=50, repeat=5)
     site = Site("bench-a", ("bench-a.bench.example.vn",), "Asia/Ho_Chi_Minh")
     environ = {"HTTP_USER_AGENT": agents[0], "CONTENT_TYPE": "text/plain;charset=UTF-8",
                "HTTP_ORIGIN": "https://bench-a.bench.example.vn"}
@@ -100,7 +117,31 @@ def main() -> None:
         lambda: client_.post("/bench/floor", data=body, headers=request_headers, environ_base=environ), 1000)
     out["Flask test client: POST /api/v1/hit (whole app, no HTTP server)"] = best(
         lambda: client_.post("/api/v1/hit", data=body, headers=request_headers, environ_base=environ), 1000)
+    new_agents = iter(f"{agent} Zalo android/{i}" for i, agent in enumerate(agents * 2))
+    out["Flask test client: POST /api/v1/hit, a new User-Agent each call"] = best(
+        lambda: client_.post("/api/v1/hit", data=body, headers={**request_headers, "User-Agent": next(new_agents)},
+                             environ_base=environ), 1000)
     print(json.dumps(out))
+
+
+def run(bench: Bench) -> list[Section]:
+    """The benchmark section: this script in a fresh process (clean caches), its answer as a table."""
+    folder = bench.workdir / "micro"
+    (folder / "metrics").mkdir(parents=True, exist_ok=True)
+    env = {**service_env(), "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"), "JOURNAL_DIR": str(folder / "journal")}
+    log("micro: per-step costs in-process")
+    done = subprocess.run([sys.executable, __file__, bench.store.url], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    costs = next((json.loads(line) for line in reversed(done.stdout.splitlines()) if line.startswith("{")), None)
+    if costs is None:
+        log(f"micro failed: {done.stderr[-800:]}")
+        return []
+    bench.raw["micro"] = costs
+    intro = ("`bench/micro.py`: each step timed alone in one Python process (best of 5 repeats), "
+             "against the same private Redis; the last two rows run the whole Flask app through its "
+             "test client, without gunicorn or HTTP. Timings include this machine's noise.")
+    return [Section("Per-step costs of a hit, in-process", intro,
+                    table(["step", "µs per call"], [[step, fmt(us, 1)] for step, us in costs.items()]))]
 
 
 if __name__ == "__main__":

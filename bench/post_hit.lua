@@ -6,6 +6,7 @@
 -- Warm-up mode, BENCH_WARM=1: every thread walks the User-Agent list in order (each thread
 -- from its own offset), so a few passes show every agent to every worker's crawler-verdict
 -- cache before the measured runs (run.py stops wrk with SIGINT once enough hits are counted).
+-- A User-Agent never seen before on every request: post_hit_fresh.lua.
 local common = dofile((os.getenv("BENCH_DIR") or "bench") .. "/wrk_common.lua")
 local sites = common.split(os.getenv("BENCH_SITES") or "bench-a")
 local n_agents = tonumber(os.getenv("BENCH_AGENTS") or "2000")
@@ -25,23 +26,9 @@ function init(args)
   local r = function(k) return math.random(k) end
   if warm then n_requests = #agents end
   for i = 1, n_requests do
-    local site = sites[r(#sites)]
-    local origin = "https://" .. site .. ".bench.example.vn"
-    local body
-    if r(10) <= 3 then
-      body = string.format('{"site":"%s","url":"%s%s","referrer":"https://www.google.com/"}',
-                           site, origin, common.page_path(r))
-    else
-      body = string.format('{"site":"%s","url":"%s%s"}', site, origin, common.page_path(r))
-    end
-    prepared[i] = wrk.format("POST", wrk.path, {
-      ["Content-Type"] = "text/plain;charset=UTF-8",
-      ["User-Agent"] = warm and agents[(i + 97 * (thread_id or 0)) % #agents + 1] or agents[r(#agents)],
-      ["Origin"] = origin,
-      ["Accept"] = "*/*",
-      ["Accept-Language"] = "vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7",
-      ["Referer"] = origin .. "/",
-    }, body)
+    local body, origin = common.beacon(r, sites)
+    local agent = warm and agents[(i + 97 * (thread_id or 0)) % #agents + 1] or agents[r(#agents)]
+    prepared[i] = wrk.format("POST", wrk.path, common.headers(origin, agent), body)
   end
 end
 

@@ -66,6 +66,32 @@ function M.page_path(r)
   return path
 end
 
+-- One beacon request's body and headers, as beacon.js's sendBeacon sends them (text/plain JSON),
+-- for a random site of `sites` (each site's domain is <site>.bench.example.vn).
+function M.beacon(r, sites)
+  local site = sites[r(#sites)]
+  local origin = "https://" .. site .. ".bench.example.vn"
+  local body
+  if r(10) <= 3 then
+    body = string.format('{"site":"%s","url":"%s%s","referrer":"https://www.google.com/"}',
+                         site, origin, M.page_path(r))
+  else
+    body = string.format('{"site":"%s","url":"%s%s"}', site, origin, M.page_path(r))
+  end
+  return body, origin
+end
+
+function M.headers(origin, agent)
+  return {
+    ["Content-Type"] = "text/plain;charset=UTF-8",
+    ["User-Agent"] = agent,
+    ["Origin"] = origin,
+    ["Accept"] = "*/*",
+    ["Accept-Language"] = "vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7",
+    ["Referer"] = origin .. "/",
+  }
+end
+
 -- done(): one line run.py parses (wrk prints its own report too).
 function M.summary(summary, latency, requests)
   local e = summary.errors

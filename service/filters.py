@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import functools
-
-from crawlerdetect import CrawlerDetect
-
 from .beacon import Beacon, page_host
+from .crawlers import is_crawler
 from .errors import ApiError
 from .sites import Site
 
-MAX_USER_AGENT_CHARS = 1024
+MAX_USER_AGENT_CHARS = 512
+"""Longer User-Agents are not counted (``user_agent_too_long``) and never run through the patterns.
+
+What browsers send: desktop and mobile Chrome, Edge, Firefox, Safari and Coc Coc 70-150
+characters (Chrome's reduced User-Agent has a fixed shape); the longest in current traffic are
+in-app WebViews (Facebook and Instagram on iOS, with their bracketed FBAN/FBAV... or device
+fields: 250-350). A ten-day capture of 2,272 distinct agents (crunchbang.org, 2007) peaked at
+205, average 91; agents past 600 came from stacked toolbars of IE days (lescampeurs.org, 2008).
+"""
 
 # Browsers announce speculative loads in one of these headers (Sec-Purpose, Purpose,
 # X-Purpose, X-Moz), read straight from the WSGI environ.
 PREFETCH_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
-
-
-@functools.lru_cache(maxsize=65536)  # ~10 MB per worker; a new agent costs 0.2-0.5 ms
-def is_crawler(user_agent: str) -> bool:
-    """Tell whether a User-Agent is a crawler or headless browser (cached: the regex is slow)."""
-    return CrawlerDetect().is_crawler(user_agent)
 
 
 def is_prefetch(environ: dict) -> bool:
@@ -46,7 +45,9 @@ def agent_drop_reason(environ: dict) -> str | None:
     user_agent = environ.get("HTTP_USER_AGENT", "").strip()
     if not user_agent:
         return "no_user_agent"
-    if len(user_agent) > MAX_USER_AGENT_CHARS or is_crawler(user_agent):
+    if len(user_agent) > MAX_USER_AGENT_CHARS:
+        return "user_agent_too_long"
+    if is_crawler(user_agent):
         return "bot"
     return None
 

@@ -26,7 +26,7 @@ from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site, counters, hit
 
 SITE = "travinh"
-NO_WRITE_REASONS = {"bot", "no_user_agent", "prefetch", "foreign_domain"}
+NO_WRITE_REASONS = {"bot", "no_user_agent", "user_agent_too_long", "prefetch", "foreign_domain"}
 """Not-counted reasons decided before the store: such a hit must not touch Redis at all."""
 INJECTED = "X-Injected"
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,

@@ -14,7 +14,7 @@ bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NOT_COUNTED = {"rate_limited", "dropped", "bot", "no_user_agent", "prefetch", "foreign_domain"}
+NOT_COUNTED = {"rate_limited", "dropped", "bot", "no_user_agent", "user_agent_too_long", "prefetch", "foreign_domain"}
 """Outcomes known at once that mean 'not counted' (said in X-Not-Counted); 'queued' is not one."""
 
 
