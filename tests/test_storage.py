@@ -41,10 +41,16 @@ def test_400_days_keep_keys_bounded(client, redis_client):
     site_keys = [k.decode() for k in redis_client.keys("va:{travinh}:*")]
     forever = sorted(k for k in site_keys if redis_client.ttl(k) == -1)
     months = [k for k in forever if ":h:" in k]
-    assert forever == sorted(["va:{travinh}:cfg", "va:{travinh}:tot", *months]), forever
+    # All-time page views grow with the site's distinct pages (here: one a day), never per hit.
+    assert forever == sorted(["va:{travinh}:cfg", "va:{travinh}:tot", "va:{travinh}:pg:all", *months]), forever
     assert len(months) == 14  # 2026-01 .. 2027-02: a hash a month is all that grows
-    # Everything else lives at most the rest of its day plus two days, whenever it was written.
-    long_lived = {k: redis_client.ttl(k) for k in site_keys if k not in forever and redis_client.ttl(k) > 3 * 86400}
+    assert redis_client.zcard("va:{travinh}:pg:all") == DAYS + 1
+    # A day's page views live 33 days past the day (the month's most read); everything else at
+    # most the rest of its day plus two days, whenever it was written.
+    page_days = {k: redis_client.ttl(k) for k in site_keys if ":pg:d:" in k}
+    assert all(0 < ttl <= (keys.PAGE_DAYS_KEPT + 1) * 86400 for ttl in page_days.values()), page_days
+    long_lived = {k: redis_client.ttl(k) for k in site_keys
+                  if k not in forever and k not in page_days and redis_client.ttl(k) > 3 * 86400}
     assert not long_lived, long_lived
     # Salts (today's and tomorrow's, for any zone) live under five days: old hashes cannot be recomputed.
     salts = {k: redis_client.ttl(k) for k in redis_client.keys("va:salt:*")}
