@@ -42,6 +42,7 @@ def main() -> None:
     from crawlerdetect import CrawlerDetect
 
     from service import create_app, crawlers, filters, keys, metrics, visitor
+    from service.hits import RequestFacts
     from service.beacon import Beacon
     from service.sites import Site
     from service.hits import Hit
@@ -71,7 +72,9 @@ def main() -> None:
                "HTTP_ORIGIN": "https://bench-a.bench.example.vn"}
     body = b'{"site":"bench-a","url":"https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html"}'
     beacon = Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None)
-    out["filters.drop_reason (cached verdict)"] = best(lambda: filters.drop_reason(beacon, site, environ), 20000)
+    facts = RequestFacts.from_environ(environ)
+    out["RequestFacts.from_environ"] = best(lambda: RequestFacts.from_environ(environ), 20000)
+    out["filters.drop_reason (cached verdict)"] = best(lambda: filters.drop_reason(beacon, site, facts), 20000)
     out["json.loads of the body"] = best(lambda: json.loads(body.decode()), 20000)
     out["Beacon.from_fields (validate, urlsplit, host)"] = best(
         lambda: Beacon.from_fields("bench-a", "https://bench-a.bench.example.vn/tin-tuc/bai-viet-123.html", None, None),

@@ -1,12 +1,87 @@
-"""A hit as a value: what is written for one counted request, below the pipeline, recorder and store."""
+"""A hit as values, below the pipeline, recorder and store: the request's facts, read once from the
+WSGI environ; the Hit written for a counted request; and the Outcome every hit ends with."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from . import keys
+
+
+class Outcome(enum.StrEnum):
+    """How a hit ended. ``counts``: it is in the numbers; ``reported``: the X-Not-Counted header
+    names it; every outcome but ``queued`` is a value of va_hits_total's label."""
+
+    VISIT = "visit"
+    PAGEVIEW = "pageview"
+    PING = "ping"
+    BOT = "bot"
+    NO_USER_AGENT = "no_user_agent"
+    USER_AGENT_TOO_LONG = "user_agent_too_long"
+    PREFETCH = "prefetch"
+    FOREIGN_DOMAIN = "foreign_domain"
+    UNKNOWN_SITE = "unknown_site"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    IP_LIMITED = "ip_limited"
+    DROPPED = "dropped"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    QUEUED = "queued"
+
+    @property
+    def counts(self) -> bool:
+        return self in (Outcome.VISIT, Outcome.PAGEVIEW, Outcome.PING)
+
+    @property
+    def reported(self) -> bool:
+        """Known when the hit is answered and said in X-Not-Counted (a 204 all the same)."""
+        return self in (Outcome.BOT, Outcome.NO_USER_AGENT, Outcome.USER_AGENT_TOO_LONG, Outcome.PREFETCH,
+                        Outcome.FOREIGN_DOMAIN, Outcome.RATE_LIMITED, Outcome.DROPPED)
+
+    @property
+    def description(self) -> str:
+        return OUTCOME_DESCRIPTIONS[self]
+
+
+OUTCOME_DESCRIPTIONS = {
+    Outcome.VISIT: "counted, and a new visit began", Outcome.PAGEVIEW: "counted, within a visit",
+    Outcome.PING: "a presence ping of an open page", Outcome.BOT: "a crawler or headless browser",
+    Outcome.NO_USER_AGENT: "no User-Agent", Outcome.USER_AGENT_TOO_LONG: "a User-Agent longer than browsers send",
+    Outcome.PREFETCH: "a prefetch or prerender", Outcome.FOREIGN_DOMAIN: "a page (or Origin) not on the site's domains",
+    Outcome.UNKNOWN_SITE: "no such site (404, or removed before the hit was written)",
+    Outcome.INVALID: "a malformed hit (4xx)", Outcome.RATE_LIMITED: "one visitor past VISITOR_HITS_PER_MINUTE",
+    Outcome.IP_LIMITED: "one address past IP_HITS_PER_MINUTE (429)",
+    Outcome.DROPPED: "lost: the buffer was full, or could not be spilled at shutdown",
+    Outcome.REJECTED: "set aside on disk after Redis kept refusing its batch",
+    Outcome.DUPLICATE: "a retried batch Redis had written already",
+    Outcome.QUEUED: "buffered, counted by its final outcome once written",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the request says of itself, read once from the WSGI environ."""
+
+    agent: str
+    """The User-Agent, stripped: the filters judge it and the visitor hash uses it."""
+    address: str
+    """The client address (the peer, or what TRUSTED_PROXIES report)."""
+    purpose: str
+    """A speculative-load header (Sec-Purpose, Purpose, X-Purpose, X-Moz), lower case, or ''."""
+    origin: str | None
+    """The Origin header a browser sends cross-origin, or None."""
+
+    PURPOSE_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
+
+    @classmethod
+    def from_environ(cls, environ: dict) -> RequestFacts:
+        purpose = " ".join(environ[name].lower() for name in cls.PURPOSE_HEADERS if environ.get(name))
+        return cls(environ.get("HTTP_USER_AGENT", "").strip(), environ.get("REMOTE_ADDR") or "", purpose,
+                   environ.get("HTTP_ORIGIN"))
 
 
 @dataclasses.dataclass(frozen=True)

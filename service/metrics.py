@@ -8,11 +8,10 @@ import os
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-HITS = Counter("va_hits_total",
-               "Hits by final outcome: visit, pageview, ping (counted); bot, no_user_agent, "
-               "user_agent_too_long, prefetch, foreign_domain, unknown_site, invalid, rate_limited, ip_limited, "
-               "dropped (buffer full or lost), rejected (set aside after error replies), duplicate (a retried "
-               "batch recognised).", ["outcome"])
+from .hits import Outcome
+
+HITS = Counter("va_hits_total", "Hits by final outcome: " + "; ".join(
+    f"{o} ({o.description})" for o in Outcome if o is not Outcome.QUEUED) + ".", ["outcome"])
 REQUESTS = Histogram("va_request_duration_seconds", "Time to answer a request, by route and status class.",
                      ["route", "method", "status"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -39,8 +38,7 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PA
 """Request methods that get their own label value; any other a client invents is 'other'."""
 
 
-OUTCOMES = ("visit", "pageview", "ping", "bot", "no_user_agent", "user_agent_too_long", "prefetch", "foreign_domain",
-            "unknown_site", "invalid", "rate_limited", "ip_limited", "dropped", "rejected", "duplicate")
+OUTCOMES = tuple(str(o) for o in Outcome if o is not Outcome.QUEUED)
 """Every value of va_hits_total's outcome label."""
 REDIS_OPERATIONS = ("record", "counters", "pages", "site", "info", "other")
 """Every value of va_redis_errors_total's operation label (service/store.py's redis_errors calls)."""

@@ -1,8 +1,10 @@
 """What happens to a hit between the HTTP route and the recorder, built once per app.
 
-parse → site (cached) → filters → visitor id (salted hash) → recorder. The route keeps the
-HTTP side (status, headers); this object holds the app's store, recorder, site cache and
-clock, so a hit looks each of them up once rather than through Flask's proxies.
+A named list of small steps (``HitPipeline.STEPS``): parse → site (cached) → agent filters →
+domain filter → identity (salted hashes) → address block → page → record. Each step may end
+the hit with an Outcome, counted here, in one place. The route keeps the HTTP side (status,
+headers); this object holds the app's store, recorder, site cache and clock, so a hit looks
+each of them up once rather than through Flask's proxies.
 
 A hit is never refused because Redis is away: when this worker has never seen the site
 (started, respawned or the site just registered during the outage), the hit is buffered
@@ -21,53 +23,101 @@ from .caches import TtlCache
 from .context import find_site
 from .errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
 from .filters import agent_drop_reason, claimed_hosts, domain_drop_reason
+from .sites import Site
 from .recorder import BufferedRecorder
-from .hits import Hit
+from .address_blocks import AddressBlocks
+from .hits import Hit, Outcome, RequestFacts
 from .pages import page_key
 from .store import CounterStore
 from .visitor import address_id, visitor_id
 
 
+class Draft:
+    """One hit on its way through the steps: what each step found, for the next ones."""
+
+    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page")
+
+    def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
+        self.facts, self.parse, self.now = facts, parse, now
+        self.beacon: Beacon | None = None
+        self.site: Site | None = None
+        self.zone, self.day, self.visitor, self.client, self.page = "", None, "", "", ""
+
+
 class HitPipeline:
-    """Turn one request's beacon into a recorded Hit, or the reason it is not counted."""
+    """Turn one request's beacon into a recorded Hit, or the Outcome it ended with."""
+
+    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "check_block", "locate_page")
+    """The steps, in order; ``record`` ends every hit that passes them."""
 
     def __init__(self, store: CounterStore, recorder: BufferedRecorder, site_cache: TtlCache,
-                 clock: Callable[[], datetime], default_timezone: str = "Asia/Ho_Chi_Minh"):
+                 clock: Callable[[], datetime], default_timezone: str = "Asia/Ho_Chi_Minh",
+                 blocks: AddressBlocks | None = None):
         self.store = store
         self.recorder = recorder
         self.site_cache = site_cache
         self.clock = clock
         self.default_timezone = default_timezone
+        self.blocks = blocks or recorder.blocks
+        self._steps = [getattr(self, name) for name in self.STEPS]
 
-    def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[str, datetime]:
-        """Run one hit through; answer its outcome (a recorder outcome or a drop reason) and time.
+    def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[Outcome, datetime]:
+        """Run one hit through; answer its outcome and time.
 
         Raises ApiError (4xx) for a malformed hit or an unknown site, counted in metrics.
         """
+        draft = Draft(RequestFacts.from_environ(environ), parse, self.clock())
+        for step in self._steps:
+            outcome = step(draft)
+            if outcome is not None:
+                metrics.hits(outcome).inc()
+                return outcome, draft.now
+        return self.record(draft), draft.now  # counted by the recorder once written
+
+    def parse(self, draft: Draft) -> None:
         try:
-            beacon = parse()
+            draft.beacon = draft.parse()
         except ApiError:
-            metrics.hits("invalid").inc()
+            metrics.hits(Outcome.INVALID).inc()
             raise
+
+    def find_site(self, draft: Draft) -> None:
         try:
-            site = find_site(self.site_cache, self.store, beacon.site)
+            draft.site = find_site(self.site_cache, self.store, draft.beacon.site)
         except UnknownSite:
-            metrics.hits("unknown_site").inc()
+            metrics.hits(Outcome.UNKNOWN_SITE).inc()
             raise
         except (StorageUnavailable, RedisReplyError):
-            site = None  # Redis away and the site never seen here: checked when Redis is back
-        now = self.clock()
-        hosts = claimed_hosts(beacon, environ)
-        if reason := agent_drop_reason(environ) or (site and domain_drop_reason(site, hosts)):
-            metrics.hits(reason).inc()
-            return reason, now
-        user_agent = environ.get("HTTP_USER_AGENT", "")
-        address = environ.get("REMOTE_ADDR") or ""
-        zone = site.timezone if site else self.default_timezone
-        day = now.astimezone(site.tz if site else ZoneInfo(zone)).date()
-        salt = self.store.salt(day, now)
+            draft.site = None  # Redis away and the site never seen here: checked when Redis is back
+
+    def filter_agent(self, draft: Draft) -> Outcome | None:
+        return agent_drop_reason(draft.facts)
+
+    def identify(self, draft: Draft) -> None:
+        """The visitor and address hashes, under the salt of the hit's local day."""
+        site = draft.site
+        draft.zone = site.timezone if site else self.default_timezone
+        draft.day = draft.now.astimezone(site.tz if site else ZoneInfo(draft.zone)).date()
+        salt = self.store.salt(draft.day, draft.now)
+        draft.visitor = visitor_id(salt, draft.beacon.site, draft.facts.address, draft.facts.agent)
+        draft.client = address_id(salt, draft.facts.address)
+
+    def check_block(self, draft: Draft) -> Outcome | None:
+        if self.blocks.blocked(draft.beacon.site, draft.client, draft.now.timestamp()):
+            return Outcome.IP_LIMITED
+        return None
+
+    def filter_domain(self, draft: Draft) -> Outcome | None:
+        return domain_drop_reason(draft.site, claimed_hosts(draft.beacon, draft.facts)) if draft.site else None
+
+    def locate_page(self, draft: Draft) -> None:
         # A site unseen here keeps only the path: its page_params are not known yet.
-        page = page_key(beacon.url, site.page_params if site else ()) if beacon.kind == "pageview" else ""
-        hit = Hit(beacon.site, visitor_id(salt, beacon.site, address, user_agent), beacon.kind, now, zone,
-                  address_id(salt, address), day if site else None, () if site else hosts, page, beacon.title)
-        return self.recorder.record(hit), now
+        if draft.beacon.kind == "pageview":
+            draft.page = page_key(draft.beacon.url, draft.site.page_params if draft.site else ())
+
+    def record(self, draft: Draft) -> Outcome:
+        site, beacon = draft.site, draft.beacon
+        unchecked = () if site else claimed_hosts(beacon, draft.facts)
+        hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
+                  draft.day if site else None, unchecked, draft.page, beacon.title)
+        return self.recorder.record(hit)

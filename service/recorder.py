@@ -26,7 +26,8 @@ from pathlib import Path
 from . import metrics
 from .errors import RedisReplyError, StorageUnavailable
 from .journal import Journal
-from .hits import Hit
+from .address_blocks import AddressBlocks
+from .hits import Hit, Outcome
 from .store import CounterStore
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,10 @@ class BufferedRecorder:
     """Count hits through a bounded buffer and a background flusher."""
 
     def __init__(self, store: CounterStore, flush_interval_seconds: float = 0.0,
-                 max_buffered_hits: int = 100_000, journal_dir: str | None = None):
+                 max_buffered_hits: int = 100_000, journal_dir: str | None = None,
+                 blocks: AddressBlocks | None = None):
         self.store = store
+        self.blocks = blocks or AddressBlocks()
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered_hits = max_buffered_hits
         self.journal = Journal(journal_dir)
@@ -79,7 +82,6 @@ class BufferedRecorder:
         self._pid = os.getpid()
         self._closed = False
         self._claims = []                       # journal files replayed, deleted once written
-        self._blocked: dict[tuple[str, str], float] = {}  # (site, address) -> unix s the block ends
         self._refusals = 0                      # unexpected error replies to the head batch
         self.failing: RedisReplyError | None = None
         """The error reply Redis gave the last write, until a write succeeds (for /readyz)."""
@@ -87,11 +89,8 @@ class BufferedRecorder:
 
     # --- the handler side ----------------------------------------------------------------
 
-    def record(self, hit: Hit) -> str:
+    def record(self, hit: Hit) -> Outcome:
         """Count ``hit`` now or later; answer its outcome, 'queued', or 'dropped' when full."""
-        if self._blocked and self._blocked.get((hit.site, hit.client), 0) > hit.at.timestamp():
-            metrics.hits("ip_limited").inc()
-            return "ip_limited"
         if self.flush_interval_seconds <= 0 and not self._size and not hit.unchecked_hosts:
             batch = Batch.new([hit])
             try:
@@ -107,11 +106,11 @@ class BufferedRecorder:
                 return self._enqueue(batch=batch)
         return self._enqueue(hit=hit)
 
-    def _enqueue(self, hit: Hit | None = None, batch: Batch | None = None) -> str:
+    def _enqueue(self, hit: Hit | None = None, batch: Batch | None = None) -> Outcome:
         with self._lock:
             if self._size >= self.max_buffered_hits:
-                metrics.hits("dropped").inc()
-                return "dropped"
+                metrics.hits(Outcome.DROPPED).inc()
+                return Outcome.DROPPED
             if batch is not None:
                 self._batches.append(batch)
                 self._size += len(batch.hits)
@@ -121,7 +120,7 @@ class BufferedRecorder:
             self._ensure_flusher()
         if batch is not None or len(self._fresh) >= BATCH_SIZE:
             self._wake.set()
-        return "queued"
+        return Outcome.QUEUED
 
     @property
     def depth(self) -> int:
@@ -209,10 +208,10 @@ class BufferedRecorder:
                     sites[hit.site] = self.store.get_site(hit.site)  # StorageUnavailable: later
                 site = sites[hit.site]
                 if site is None:
-                    metrics.hits("unknown_site").inc()
+                    metrics.hits(Outcome.UNKNOWN_SITE).inc()
                     continue
                 if not all(site.owns(host) for host in hit.unchecked_hosts):
-                    metrics.hits("foreign_domain").inc()
+                    metrics.hits(Outcome.FOREIGN_DOMAIN).inc()
                     continue
                 hit = dataclasses.replace(hit, timezone=site.timezone, day=None, unchecked_hosts=())
             kept.append(hit)
@@ -235,18 +234,15 @@ class BufferedRecorder:
             self._done(batch, batch.size)
         metrics.BATCHES_SET_ASIDE.inc()
         if where:
-            metrics.hits("rejected").inc(len(batch.hits))
+            metrics.hits(Outcome.REJECTED).inc(len(batch.hits))
             log.error("Redis refused a batch of %d hits %d times (%s): set aside in %s",
                       len(batch.hits), REJECTED_AFTER_ATTEMPTS, exc.redis_message, where)
 
     def _note(self, hit: Hit, outcome: str) -> None:
-        """Count an outcome; remember a flooding address until its minute ends."""
+        """Count a written hit's outcome; a flooding address is turned away until its minute ends."""
         metrics.hits(outcome).inc()
-        if outcome == "ip_limited":
-            if len(self._blocked) > 10_000:
-                now = time.time()
-                self._blocked = {k: v for k, v in self._blocked.items() if v > now}
-            self._blocked[(hit.site, hit.client)] = (hit.at.timestamp() // 60 + 1) * 60
+        if outcome == Outcome.IP_LIMITED:
+            self.blocks.block(hit.site, hit.client, hit.at.timestamp())
 
     def flush(self, timeout_seconds: float = 5.0) -> bool:
         """Write everything buffered now (tests, shutdown); True when the buffer is empty."""
@@ -300,7 +296,7 @@ class BufferedRecorder:
                 return self.journal.spill([(b.id, b.hits) for b in batches], prefix)
             except OSError as exc:
                 log.error("cannot write to JOURNAL_DIR %s (%s): %d hits lost", self.journal.folder, exc.strerror, lost)
-        metrics.hits("dropped").inc(lost)
+        metrics.hits(Outcome.DROPPED).inc(lost)
         return None
 
     def replay_journal(self) -> int:

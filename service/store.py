@@ -23,7 +23,7 @@ from redis.retry import Retry
 
 from . import keys, metrics
 from .errors import RedisReplyError, StorageUnavailable
-from .hits import Hit
+from .hits import Hit, Outcome
 from .sites import Site
 
 METRICS = ("visits", "pageviews", "visitors")
@@ -349,7 +349,7 @@ class CounterStore:
 
     # --- hits ---------------------------------------------------------------------------
 
-    def record_hits(self, hits: list[Hit], batch_id: str) -> list[str]:
+    def record_hits(self, hits: list[Hit], batch_id: str) -> list[Outcome]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
 
         One script call per site and local day (a batch may straddle midnight), each under
@@ -390,11 +390,11 @@ class CounterStore:
         for (site, _, day), indexes, reply in zip(groups, groups.values(), replies):
             if isinstance(reply, bytes):  # 'duplicate': written before; 'unknown_site': removed meanwhile
                 for index in indexes:
-                    outcomes[index] = reply.decode()
+                    outcomes[index] = Outcome(reply.decode())
                 continue
             per_hit, over_cap = reply
             for position, index in enumerate(indexes):
-                outcomes[index] = per_hit[position].decode()
+                outcomes[index] = Outcome(per_hit[position].decode())
             if over_cap:
                 metrics.PAGES_OVER_CAP.inc(over_cap)
                 self.pages_over_cap[site] = day

@@ -31,3 +31,11 @@ def counters(client, site="travinh") -> dict:
     response = client.get(f"/api/v1/sites/{site}/counters")
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def dropped_total(client) -> float:
+    """va_hits_total{outcome="dropped"} as /metrics shows it."""
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith('va_hits_total{outcome="dropped"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

@@ -17,7 +17,7 @@ from service import create_app
 from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
-from .helpers import add_site, counters, hit
+from .helpers import add_site, counters, dropped_total, hit
 from .servers import request
 from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
@@ -146,13 +146,6 @@ def test_hit_buffered_before_midnight_lands_in_its_day(make_app, own_redis):
                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["days"]
         assert rows[0]["date"] == "2026-11-27" and rows[0]["pageviews"] == 1
 
-
-def dropped_total(client) -> float:
-    """va_hits_total{outcome="dropped"} as /metrics shows it (0 before the first drop)."""
-    for line in client.get("/metrics").get_data(as_text=True).splitlines():
-        if line.startswith('va_hits_total{outcome="dropped"}'):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_full_buffer_drops_new_hits_and_counts_them(make_app, own_redis):

@@ -7,6 +7,7 @@ import pytest
 from service import filters
 from service.beacon import Beacon
 from service.filters import MAX_USER_AGENT_CHARS, drop_reason
+from service.hits import RequestFacts
 from service.sites import Site
 
 from .conftest import CHROME
@@ -55,7 +56,7 @@ def matcher_calls(monkeypatch) -> list[str]:
 ])
 def test_user_agent_verdicts(matcher_calls, agent, reason, matched):
     """Each agent gets its reason; the patterns run only on agents within the cap."""
-    assert drop_reason(BEACON, SITE, {"HTTP_USER_AGENT": agent}) == reason
+    assert drop_reason(BEACON, SITE, RequestFacts.from_environ({"HTTP_USER_AGENT": agent})) == reason
     assert bool(matcher_calls) is matched
 
 

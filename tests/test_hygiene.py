@@ -19,7 +19,7 @@ from service.journal import Journal
 from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
-from .helpers import add_site, hit
+from .helpers import add_site, dropped_total, hit
 from .servers import request
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -179,12 +179,6 @@ def test_unwritable_journal_dir_is_said_at_start_in_readyz_and_at_the_loss(redis
     finally:
         logger.removeHandler(caplog.handler)
 
-
-def dropped_total(client) -> float:
-    for line in client.get("/metrics").get_data(as_text=True).splitlines():
-        if line.startswith('va_hits_total{outcome="dropped"}'):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_journal_of_the_previous_version_still_replays(redis_url, tmp_path):

@@ -9,13 +9,12 @@ from flask import Blueprint, Response, current_app, request
 from ..beacon import Beacon
 from ..cors import allow_any_origin
 from ..errors import TooManyRequests
+from ..hits import Outcome
 
 bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NOT_COUNTED = {"rate_limited", "dropped", "bot", "no_user_agent", "user_agent_too_long", "prefetch", "foreign_domain"}
-"""Outcomes known at once that mean 'not counted' (said in X-Not-Counted); 'queued' is not one."""
 
 
 @bp.post("/api/v1/hit")
@@ -39,10 +38,10 @@ def pixel():
 def ingest(parse, environ: dict) -> str | None:
     """Count one hit; answer why it was not counted (for X-Not-Counted), or raise a 4xx."""
     outcome, now = current_app.extensions["hits"].count(parse, environ)
-    if outcome == "ip_limited":
+    if outcome == Outcome.IP_LIMITED:
         retry_after = 60 - int(now.timestamp()) % 60
         raise TooManyRequests("too many hits from one address; slow down", **{"Retry-After": str(retry_after)})
-    return outcome if outcome in NOT_COUNTED else None
+    return outcome if outcome.reported else None
 
 
 def _outcome_headers(reason: str | None) -> dict:
