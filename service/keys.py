@@ -36,6 +36,9 @@ key                                   type    content / lifetime
 ``va:{s}:pg:t``                       hash    page -> latest title; forever
 ``va:{s}:pg:base``                    hash    page -> imported baseline views; forever
 ``va:{s}:pg:base:log``                list    audit trail of page baseline imports; forever
+``va:{s}:nc:<YYYY-MM-DD>``            hash    hits not counted that local day, by reason
+                                              (bot, prefetch, foreign_domain, rate_limited...);
+                                              expires 100 days after that day ends
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
@@ -61,6 +64,9 @@ PAGE_DAYS_KEPT = 33
 """A day's page views outlive the day this long: 'month' and the dashboard's 30 days read them."""
 PAGES_KEPT_PER_PAST_DAY = 1000
 """Top pages a past day keeps (20 times the largest top list asked for)."""
+
+NOT_COUNTED_DAYS_KEPT = 100
+"""A day's not-counted breakdown outlives the day this long (the dashboard's 90 days)."""
 
 BATCH_MARKER_SECONDS = 600
 """How long a written batch is remembered, so that its retries are recognised."""
@@ -121,6 +127,15 @@ def page_baseline_log(site: str) -> str:
     return f"{site_prefix(site)}:pg:base:log"
 
 
+def not_counted(site: str, day: date) -> str:
+    return f"{site_prefix(site)}:nc:{day.isoformat()}"
+
+
+def not_counted_deadline(day: date, tz: tzinfo) -> int:
+    """Unix seconds after which a day's not-counted breakdown may go."""
+    return int(day_end(day, tz).timestamp()) + NOT_COUNTED_DAYS_KEPT * 86400
+
+
 def salt(day: date) -> str:
     return f"va:salt:{day.isoformat()}"
 
@@ -177,6 +192,8 @@ class DayKeys:
     titles: str
     pages_deadline: int
     """Unix seconds after which the day's page views may go."""
+    not_counted: str
+    not_counted_deadline: int
 
     def session(self, visitor: str) -> str:
         return f"{self.prefix}:s:{visitor}"
@@ -193,4 +210,5 @@ def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
     return DayKeys(prefix, config(site), online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
                    (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz),
                    pages_day(site, day), pages_day(site, day - timedelta(days=1)), pages_all(site), page_titles(site),
-                   int(day_end(day, tz).timestamp()) + PAGE_DAYS_KEPT * 86400)
+                   int(day_end(day, tz).timestamp()) + PAGE_DAYS_KEPT * 86400,
+                   not_counted(site, day), not_counted_deadline(day, tz))

@@ -71,6 +71,9 @@ class HitPipeline:
             outcome = step(draft)
             if outcome is not None:
                 metrics.hits(outcome).inc()
+                if draft.site is not None:  # the site's "not counted and why", per local day
+                    site = draft.site
+                    self.recorder.note_drop(site.id, site.timezone, draft.now.astimezone(site.tz).date(), outcome)
                 return outcome, draft.now
         return self.record(draft), draft.now  # counted by the recorder once written
 

@@ -20,7 +20,8 @@ import os
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
+from datetime import date
 from pathlib import Path
 
 from . import metrics
@@ -83,6 +84,7 @@ class BufferedRecorder:
         self._closed = False
         self._claims = []                       # journal files replayed, deleted once written
         self._refusals = 0                      # unexpected error replies to the head batch
+        self._drops: dict[tuple[str, str, date], Counter] = {}  # turned away at once, written with the next batch
         self.failing: RedisReplyError | None = None
         """The error reply Redis gave the last write, until a write succeeds (for /readyz)."""
         atexit.register(self.close)
@@ -121,6 +123,33 @@ class BufferedRecorder:
         if batch is not None or len(self._fresh) >= BATCH_SIZE:
             self._wake.set()
         return Outcome.QUEUED
+
+    def note_drop(self, site: str, zone: str, day: date, outcome: Outcome) -> None:
+        """Count a hit turned away at once (bot, prefetch, other domain...) for the site's day.
+
+        Written with the next batch, in its round trip (with FLUSH_INTERVAL_MS=0 at once);
+        while Redis is away they wait here (one small counter per site, day and reason), and a
+        shutdown then loses them. A write that timed out but landed may count its tally twice.
+        """
+        if self.flush_interval_seconds <= 0 and not self._drops:
+            try:  # writing before answering, as for hits: the tally is there when the answer is
+                self.store.record_drops({(site, zone, day): Counter({outcome: 1})})
+                return
+            except (StorageUnavailable, RedisReplyError):
+                pass  # kept below, written with the next batch
+        with self._lock:
+            self._drops.setdefault((site, zone, day), Counter())[outcome] += 1
+            self._ensure_flusher()
+
+    def _take_drops(self) -> dict:
+        with self._lock:
+            drops, self._drops = self._drops, {}
+        return drops
+
+    def _give_back_drops(self, drops: dict) -> None:
+        with self._lock:
+            for key, reasons in drops.items():
+                self._drops.setdefault(key, Counter()).update(reasons)
 
     @property
     def depth(self) -> int:
@@ -174,10 +203,24 @@ class BufferedRecorder:
                     self._batches.appendleft(batch)
                 else:  # no batch waits: the replayed journals are all written
                     self._release_claims()
-                    return written
+                    batch = None
+            if batch is None:
+                if self._drops:  # turned-away hits noted since the last batch: on their own
+                    drops = self._take_drops()
+                    try:
+                        self.store.record_drops(drops)
+                    except Exception:
+                        self._give_back_drops(drops)
+                        raise
+                return written
             self._check_sites(batch)
             started = time.perf_counter()
-            outcomes = self.store.record_hits(batch.hits, batch.id) if batch.hits else []  # raises: kept
+            drops = self._take_drops() if self._drops else {}
+            try:
+                outcomes = self.store.record_hits(batch.hits, batch.id, drops) if batch.hits or drops else []
+            except Exception:  # kept: the batch stays at the head, the drops wait for the next one
+                self._give_back_drops(drops)
+                raise
             metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
             self.failing, self._refusals = None, 0
             for hit, outcome in zip(batch.hits, outcomes):

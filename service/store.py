@@ -349,7 +349,7 @@ class CounterStore:
 
     # --- hits ---------------------------------------------------------------------------
 
-    def record_hits(self, hits: list[Hit], batch_id: str) -> list[Outcome]:
+    def record_hits(self, hits: list[Hit], batch_id: str, drops: dict | None = None) -> list[Outcome]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
 
         One script call per site and local day (a batch may straddle midnight), each under
@@ -367,10 +367,11 @@ class CounterStore:
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
             names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total,
-                     day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles]
+                     day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles, day_keys.not_counted]
             newest = max(int(hits[index].at.timestamp()) for index in indexes)
             args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest),
-                    limits.pages_per_day, max(60, day_keys.pages_deadline - newest), keys.PAGES_KEPT_PER_PAST_DAY]
+                    limits.pages_per_day, max(60, day_keys.pages_deadline - newest), keys.PAGES_KEPT_PER_PAST_DAY,
+                    max(60, day_keys.not_counted_deadline - newest)]
             for index in indexes:
                 hit = hits[index]
                 at_ms = int(hit.at.timestamp() * 1000)
@@ -379,7 +380,7 @@ class CounterStore:
             calls.append((names, args))
         try:
             with redis_errors("record", self.log_reply_error):
-                replies = self._evalsha_all(calls)
+                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits))
         except RedisReplyError as exc:
             if exc.kind == "readonly" and not self.is_cluster:
                 # A failover demoted this node: new connections find the master again (Sentinel
@@ -400,26 +401,72 @@ class CounterStore:
                 self.pages_over_cap[site] = day
         return outcomes
 
-    def _evalsha_all(self, calls: list[tuple[list, list]]) -> list:
-        """Run record_hits.lua once per call, all in one round trip.
+    @staticmethod
+    def _drop_commands(drops: dict, hits: list[Hit]) -> list[tuple]:
+        """HINCRBY/EXPIRE commands counting hits turned away at once, keyed (site, zone, day) -> {reason: n}."""
+        newest = int(max(h.at.timestamp() for h in hits)) if hits else int(time.time())
+        commands = []
+        for (site, zone, day), reasons in drops.items():
+            key = keys.not_counted(site, day)
+            for reason, count in reasons.items():
+                commands.append(("HINCRBY", key, str(reason), count))
+            commands.append(("EXPIRE", key, max(60, keys.not_counted_deadline(day, ZoneInfo(zone)) - newest), "NX"))
+        return commands
+
+    def record_drops(self, drops: dict) -> None:
+        """Count hits turned away at once (bots, prefetches, other domains...) per site and day."""
+        commands = self._drop_commands(drops, [])
+        if commands:
+            with redis_errors("record", self.log_reply_error):
+                self._evalsha_all([], commands)
+
+    def not_counted(self, site: Site, days: list[date]) -> list[dict]:
+        """Per local day, the hits not counted and why, oldest first (reasons with none are left out)."""
+        with redis_errors("other", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            for day in days:
+                pipe.hgetall(keys.not_counted(site.id, day))
+            rows = pipe.execute()
+        return [{"date": day.isoformat(), **{k.decode(): int(v) for k, v in sorted(row.items())}}
+                for day, row in zip(days, rows)]
+
+    def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = ()) -> list:
+        """Run record_hits.lua once per call, and the ``extra`` commands once, in one round trip.
 
         EVALSHA straight away (no SCRIPT EXISTS first); on NOSCRIPT (a restarted or new node)
-        the script is loaded and the calls repeated: the batch markers make that repeat safe.
+        the script is loaded and only the calls are repeated: their batch markers make that
+        safe, and the extra commands (which have no marker) have run already.
         """
-        for attempt in range(2):
-            try:
-                if len(calls) == 1 or self.is_cluster:
-                    # Redis Cluster pipelines refuse EVALSHA: one call per site, each one round trip.
-                    return [self.redis.evalsha(self._sha, len(names), *names, *args) for names, args in calls]
+        if self.is_cluster:
+            # Redis Cluster pipelines refuse EVALSHA: one call per site, each one round trip.
+            replies = [self._evalsha_retrying(names, args) for names, args in calls]
+            if extra:
                 pipe = self.redis.pipeline(transaction=False)
-                for names, args in calls:
-                    pipe.evalsha(self._sha, len(names), *names, *args)
-                return pipe.execute()
-            except NoScriptError:
-                if attempt:
-                    raise
-                self.redis.script_load(self._lua)  # on Redis Cluster: on every primary
-        raise AssertionError("unreachable")
+                for command in extra:
+                    pipe.execute_command(*command)
+                pipe.execute()
+            return replies
+        pipe = self.redis.pipeline(transaction=False)
+        for names, args in calls:
+            pipe.evalsha(self._sha, len(names), *names, *args)
+        for command in extra:
+            pipe.execute_command(*command)
+        everything = pipe.execute(raise_on_error=False) if calls or extra else []
+        replies = everything[:len(calls)]
+        if any(isinstance(r, NoScriptError) for r in replies):
+            self.redis.script_load(self._lua)
+            return self._evalsha_all(calls)
+        for result in everything:
+            if isinstance(result, Exception):
+                raise result
+        return replies
+
+    def _evalsha_retrying(self, names: list, args: list):
+        try:
+            return self.redis.evalsha(self._sha, len(names), *names, *args)
+        except NoScriptError:
+            self.redis.script_load(self._lua)  # on Redis Cluster: on every primary
+            return self.redis.evalsha(self._sha, len(names), *names, *args)
 
     # --- reads --------------------------------------------------------------------------
 

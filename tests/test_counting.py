@@ -127,16 +127,24 @@ def test_drop_reasons(client, redis_client, travel, agent, headers, reason):
     expected = 0 if reason else 1
     assert counters(client)["total"]["pageviews"] == expected
     if reason:
-        assert set(redis_client.keys("*")) == keys_before
+        assert_only_tallied(redis_client, keys_before, {reason: 1})
+
+
+def assert_only_tallied(redis_client, keys_before: set, tally: dict) -> None:
+    """Nothing but the day's not-counted tally (one small hash per site and day) was written."""
+    new = set(redis_client.keys("*")) - keys_before
+    tallies = {k for k in new if b":nc:" in k}
+    assert new == tallies and len(tallies) == 1, new
+    assert {k.decode(): int(v) for k, v in redis_client.hgetall(tallies.pop()).items()} == tally
 
 
 def test_foreign_domain_answers_204_uncounted_and_creates_no_key(client, redis_client, travel):
-    """A hit claiming someone else's page is not counted and leaves Redis untouched."""
+    """A hit claiming someone else's page is not counted and leaves Redis untouched but its tally."""
     add_site(client)
     keys_before = set(redis_client.keys("*"))
     response = hit(client, url="https://evil.example/travinh.gov.vn")
     assert response.status_code == 204 and response.headers["X-Not-Counted"] == "foreign_domain"
-    assert set(redis_client.keys("*")) == keys_before
+    assert_only_tallied(redis_client, keys_before, {"foreign_domain": 1})
 
 
 @pytest.mark.parametrize(("domains", "url", "counted"), [
@@ -186,7 +194,7 @@ def test_origin_must_be_one_of_the_sites_domains(client, redis_client, travel, o
     assert response.status_code == 204
     assert response.headers.get("X-Not-Counted") == (None if counted else "foreign_domain")
     if not counted:
-        assert set(redis_client.keys("*")) == keys_before
+        assert_only_tallied(redis_client, keys_before, {"foreign_domain": 1})
 
 
 def test_visitor_hit_cap_per_minute(client, travel):

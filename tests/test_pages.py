@@ -78,13 +78,14 @@ def test_views_and_titles_per_page(client, redis_client):
 
 
 def test_not_counted_hits_store_nothing_per_page(client, redis_client):
-    """A bot, a prefetch or another domain's page leaves no page, title or key behind."""
+    """A bot, a prefetch or another domain's page leaves no page, title or key behind (only the
+    day's not-counted tally)."""
     add_site(client)
     before = set(redis_client.keys("*"))
     hit(client, agent="Mozilla/5.0 (compatible; Googlebot/2.1)", title="bot")
     hit(client, headers={"Sec-Purpose": "prefetch"}, title="prefetch")
     hit(client, url="https://evil.example/x", title="evil")
-    assert set(redis_client.keys("*")) == before
+    assert {k for k in set(redis_client.keys("*")) - before if b":nc:" not in k} == set()
 
 
 @pytest.mark.parametrize(("query", "status"), [
@@ -314,3 +315,33 @@ def test_cli_pages_import_reports_read_imported_rejected(redis_url, client, tmp_
     assert refused.exit_code == 2 and "nothing was imported" in refused.output
     views = client.get("/api/v1/sites/travinh/pages?path=/a&path=/c").get_json()["pages"]
     assert [p["views"]["total"] for p in views] == [5, 7]
+
+
+def test_not_counted_hits_are_kept_per_day_and_reason(app_config, redis_client):
+    """Bots, prefetches, other domains, refreshes past the cap and floods are counted per site and
+    local day by reason (the dashboard's "not counted and why"), in a key that expires."""
+    client = create_app({**app_config, "VISITOR_HITS_PER_MINUTE": 2, "IP_HITS_PER_MINUTE": 5}).test_client()
+    add_site(client)
+    app = client.application
+    hit(client, agent="Mozilla/5.0 (compatible; Googlebot/2.1)")
+    hit(client, agent="Mozilla/5.0 (compatible; bingbot/2.0)")
+    hit(client, headers={"Sec-Purpose": "prefetch"})
+    hit(client, url="https://evil.example/")
+    hit(client, headers={"Origin": "https://evil.example"})
+    for n in range(3):
+        hit(client, ip="10.5.5.5")                       # one visitor: the third is rate_limited
+    for n in range(6):
+        hit(client, ip="10.6.6.6", agent=f"{CHROME} n{n}")  # one address: the sixth is ip_limited
+    assert app.extensions["recorder"].flush()
+    import time as _time
+    deadline = _time.monotonic() + 5
+    site = app.extensions["store"].get_site("travinh")
+    today = datetime.now(timezone.utc).astimezone(HCM).date()
+    while True:
+        row = app.extensions["store"].not_counted(site, [today])[0]
+        if row.get("foreign_domain") == 2 or _time.monotonic() > deadline:
+            break
+        _time.sleep(0.1)
+    assert row == {"date": today.isoformat(), "bot": 2, "prefetch": 1, "foreign_domain": 2, "rate_limited": 1,
+                   "ip_limited": 1}
+    assert 0 < redis_client.ttl(keys.not_counted("travinh", today)) <= (keys.NOT_COUNTED_DAYS_KEPT + 1) * 86400

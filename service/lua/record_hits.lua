@@ -11,7 +11,8 @@
 -- KEYS[5] the day's visitors HyperLogLog          KEYS[6] all-time totals hash
 -- KEYS[7] the day's page views zset               KEYS[8] the day before's (trimmed, once past)
 -- KEYS[9] all-time page views zset                KEYS[10] page titles hash
--- then for hit i (0-based), at k = 10 + 2*i:
+-- KEYS[11] the day's not-counted hash (reason -> hits)
+-- then for hit i (0-based), at k = 11 + 2*i:
 --   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
 --   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
@@ -19,8 +20,8 @@
 -- ARGV[6] day visits field   ARGV[7] day pageviews field   ARGV[8] day visitors field
 -- ARGV[9] seconds the day's visitor set must still live
 -- ARGV[10] most distinct pages a day counts per page   ARGV[11] seconds the day's page views must live
--- ARGV[12] top pages a past day keeps
--- then for hit i, at a = 12 + 5*i:
+-- ARGV[12] top pages a past day keeps   ARGV[13] seconds the day's not-counted hash must live
+-- then for hit i, at a = 13 + 5*i:
 --   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
 --   ARGV[a+4] page ('' for none)   ARGV[a+5] title ('' for none)
 -- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
@@ -51,8 +52,10 @@ local function expect_type(key, wanted)
   end
 end
 local pages_day, pages_before, pages_all, titles = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local not_counted = KEYS[11]
 for _, check in ipairs({{online, 'zset'}, {month, 'hash'}, {day_visitors, 'string'}, {total, 'hash'},
-                        {pages_day, 'zset'}, {pages_before, 'zset'}, {pages_all, 'zset'}, {titles, 'hash'}}) do
+                        {pages_day, 'zset'}, {pages_before, 'zset'}, {pages_all, 'zset'}, {titles, 'hash'},
+                        {not_counted, 'hash'}}) do
   local problem = expect_type(check[1], check[2])
   if problem then
     return problem
@@ -159,8 +162,8 @@ local function count(state, visitor, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 10) / 2 - 1 do
-  local k, a = 10 + 2 * i, 12 + 5 * i
+for i = 0, (#KEYS - 11) / 2 - 1 do
+  local k, a = 11 + 2 * i, 13 + 5 * i
   local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
   local outcome
   local flooding = false
@@ -257,6 +260,18 @@ if #page_order > 0 then
   if redis.call('ZCARD', pages_before) > keep then
     redis.call('ZREMRANGEBYRANK', pages_before, 0, -(keep + 1))
   end
+end
+
+-- What the caps turned away, for the dashboard's "not counted and why".
+local limited = {}
+for _, outcome in ipairs(outcomes) do
+  if outcome == 'rate_limited' or outcome == 'ip_limited' then
+    limited[outcome] = (limited[outcome] or 0) + 1
+  end
+end
+for reason, hits in pairs(limited) do
+  redis.call('HINCRBY', not_counted, reason, hits)
+  redis.call('EXPIRE', not_counted, ARGV[13], 'NX')
 end
 
 redis.call('SET', KEYS[1], 1, 'EX', ARGV[4])
