@@ -56,33 +56,40 @@ def site_memory(client: redis.Redis, site: str) -> dict[str, list[int]]:
     return dict(by_class)
 
 
-def measure(bench: Bench) -> list[dict]:
-    args, client = bench.args, bench.store.client
-    client.flushall()
+def direct_store(bench: Bench) -> CounterStore:
+    """A store writing to the benchmark's Redis with a per-visitor cap nothing reaches, no per-address limit."""
     wanted = {"online_window_seconds": 300, "visit_timeout_seconds": 1800, "visitor_hits_per_minute": 1_000_000,
               "address_hits_per_minute": 0}
     limits = Limits(**{f.name: wanted[f.name] for f in dataclasses.fields(Limits) if f.name in wanted})
-    store = CounterStore.from_url(bench.store.url, limits, timeout_seconds=60)
-    rng = random.Random(7)
+    return CounterStore.from_url(bench.store.url, limits, timeout_seconds=60)
 
-    def write(site: str, hits_iter, total: int) -> float:
-        started, batch, written = time.monotonic(), [], 0
-        for hit in hits_iter:
-            batch.append(hit)
-            if len(batch) == 500:
-                store.record_hits(batch, secrets.token_hex(8))
-                written += len(batch)
-                batch = []
-                if written % 100_000 == 0:
-                    log(f"  memory {site}: {written:,}/{total:,} hits")
-        if batch:
+
+def write(store: CounterStore, label: str, hits_iter, total: int, every: int = 100_000) -> float:
+    """Write hits through ``record_hits`` in batches of 500; answer the seconds it took."""
+    started, batch, written = time.monotonic(), [], 0
+    for hit in hits_iter:
+        batch.append(hit)
+        if len(batch) == 500:
             store.record_hits(batch, secrets.token_hex(8))
-        return time.monotonic() - started
+            written += len(batch)
+            batch = []
+            if written % every == 0:
+                log(f"  {label}: {written:,}/{total:,} hits")
+    if batch:
+        store.record_hits(batch, secrets.token_hex(8))
+    return time.monotonic() - started
+
+
+def measure(bench: Bench) -> list[dict]:
+    args, client = bench.args, bench.store.client
+    client.flushall()
+    store = direct_store(bench)
+    rng = random.Random(7)
 
     def scenario(site: str, label: str, hits_iter, total: int, visitors: int, days: int) -> dict:
         store.put_site(Site(site, (f"{site}.example.vn",), ZONE))
         used0 = int(client.info("memory")["used_memory"])
-        seconds = write(site, hits_iter, total)
+        seconds = write(store, f"memory {site}", hits_iter, total)
         used1 = int(client.info("memory")["used_memory"])
         totals = client.hgetall(keys.total(site))
         return {"site": site, "label": label, "hits": total, "visitors": visitors, "days": days,

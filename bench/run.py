@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Benchmark visitor-analytics on this machine and write bench/RESULTS.md.
 
-    .venv/bin/python bench/run.py [--quick] [--duration S] [--only hit,counters,micro,memory,profile]
+    .venv/bin/python bench/run.py [--quick] [--duration S] [--only hit,counters,micro,memory,pages,profile]
 
 Starts a private redis-server (AOF off) and the service under gunicorn with the image's
 command, drives it with wrk over loopback, reads Redis's INFO, and prints one markdown table
 per section. See bench/README.md for what each figure means; one module per section:
-hit.py (+ round_trips.py), pollers.py, micro.py, memory.py, profiling.py; launch.py starts
+hit.py (+ round_trips.py), pollers.py, micro.py, memory.py, pages.py, profiling.py; launch.py starts
 and measures the processes, report.py writes the results.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)   # the project, not bench/, comes first
 
-from bench import hit, memory, micro, pollers, profiling, report  # noqa: E402
+from bench import hit, memory, micro, pages, pollers, profiling, report  # noqa: E402
 from bench.launch import BENCH, IMAGE_DEFAULT, MODES, Bench, Mode, Redis, log  # noqa: E402
 
 
@@ -36,14 +36,17 @@ def options() -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=2000, help="distinct pooled User-Agents (default 2000)")
     parser.add_argument("--mixes", default="pool,fresh,long", help="User-Agent mixes of the hit section")
     parser.add_argument("--modes", help="comma-separated mode keys, e.g. gthread-2x4-f0,sync-2x1-f20")
-    parser.add_argument("--only", default="hit,counters,memory,profile,micro", help="sections to run")
+    parser.add_argument("--only", default="hit,counters,memory,pages,profile,micro", help="sections to run")
     parser.add_argument("--memory-hits", type=int, default=1_000_000, help="hits of the one-site memory scenario")
+    parser.add_argument("--pages-days", type=int, default=400, help="simulated days of the pages section")
+    parser.add_argument("--pages-views", type=float, help="views a page a day of the pages section (3, quick 1)")
     parser.add_argument("--results", default=str(BENCH / "RESULTS.md"), help="markdown output path")
     args = parser.parse_args()
     args.duration = args.duration or (3 if args.quick else 10)
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.counters_duration = max(args.duration, 6 if args.quick else 15)
     args.memory_hits_per_day = 250 if args.quick else 2500
+    args.pages_views = args.pages_views or (1 if args.quick else 3)
     args.warm_passes = 4  # each worker must see each pooled User-Agent, so the pool's verdicts are cached
     args.profile_seconds = 4 if args.quick else 8
     args.profile_rate = 100
@@ -69,6 +72,7 @@ def main() -> int:
     modes = chosen_modes(args.modes)
     sections = {"hit": lambda: hit.run(bench, modes), "counters": lambda: pollers.run(bench),
                 "micro": lambda: micro.run(bench), "memory": lambda: memory.run(bench),
+                "pages": lambda: pages.run(bench),
                 "profile": lambda: profiling.run(bench, [IMAGE_DEFAULT, Mode("sync", 2, 1, 20)])}
     done: list[report.Section] = []
     try:
