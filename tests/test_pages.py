@@ -345,3 +345,38 @@ def test_not_counted_hits_are_kept_per_day_and_reason(app_config, redis_client):
     assert row == {"date": today.isoformat(), "bot": 2, "prefetch": 1, "foreign_domain": 2, "rate_limited": 1,
                    "ip_limited": 1}
     assert 0 < redis_client.ttl(keys.not_counted("travinh", today)) <= (keys.NOT_COUNTED_DAYS_KEPT + 1) * 86400
+
+
+def test_views_are_exact_through_two_gunicorn_workers(redis_url, tmp_path, gunicorn_processes):
+    """3,000 hits over 500 pages (Zipf-like) from 16 threads into two workers: every page's views
+    and the all-time ranking are exact."""
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.redis_process import free_port
+
+    from .servers import request, wait_for_total
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn_processes(redis_url, tmp_path, port, SITE_CACHE_SECONDS="0")
+    request(base + "/api/v1/sites/travinh", json.dumps({"domains": ["travinh.gov.vn"]}).encode(),
+            {**ADMIN, "Content-Type": "application/json"}, "PUT")
+    rng = random.Random(11)
+    pages = [f"/tin-tuc/bai-{n}.html" for n in range(500)]
+    chosen = rng.choices(pages, [1 / (rank + 1) for rank in range(500)], k=3000)
+
+    def send(n):
+        body = json.dumps({"site": "travinh", "url": f"https://travinh.gov.vn{chosen[n]}", "title": chosen[n]})
+        agent = CHROME.replace("131.0.0.0", f"131.0.{n // 250}.{n % 250}")   # a visitor per hit
+        return request(base + "/api/v1/hit", body.encode(), {"User-Agent": agent, "Content-Type": "text/plain"})[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(send, range(3000))) == {204}
+    wait_for_total(base, "travinh", 3000)
+    expected = Counter(chosen)
+    query = "&".join(f"path={p}" for p in pages[:100])
+    views = json.loads(urllib.request.urlopen(f"{base}/api/v1/sites/travinh/pages?{query}").read())["pages"]
+    assert {p["path"]: p["views"]["total"] for p in views} == {p: expected[p] for p in pages[:100]}
+    top = json.loads(urllib.request.urlopen(f"{base}/api/v1/sites/travinh/top?period=all&limit=50").read())["pages"]
+    assert [(p["path"], p["views"]) for p in top] == sorted(expected.items(), key=lambda i: (-i[1], i[0]))[:50]
