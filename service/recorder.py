@@ -81,6 +81,7 @@ class BufferedRecorder:
         self._flushing = threading.Lock()      # one writer at a time: a batch leaves once
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        os.register_at_fork(after_in_child=self._forked)
         self._closed = False
         self._claims = []                       # journal files replayed, deleted once written
         self._refusals = 0                      # unexpected error replies to the head batch
@@ -158,9 +159,12 @@ class BufferedRecorder:
 
     # --- the flusher ---------------------------------------------------------------------
 
+    def _forked(self) -> None:
+        """In a forked child the parent's flusher thread does not exist (called by os.register_at_fork)."""
+        self._pid, self._thread = os.getpid(), None
+
     def _ensure_flusher(self) -> None:
-        if os.getpid() != self._pid:  # forked: the parent's thread does not exist here
-            self._pid, self._thread = os.getpid(), None
+        # Runs for every buffered hit: no os.getpid() here (a fork resets _thread, _forked above).
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="hit-flusher", daemon=True)
             self._thread.start()
