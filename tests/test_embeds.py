@@ -12,7 +12,7 @@ import pytest
 STATIC = Path(__file__).resolve().parents[1] / "service" / "static"
 
 
-@pytest.mark.parametrize(("name", "budget_bytes"), [("beacon.js", 1024), ("widget.js", 3072)])
+@pytest.mark.parametrize(("name", "budget_bytes"), [("beacon.js", 1024), ("widget.js", 4096)])
 def test_script_fits_its_gzipped_size_budget(name, budget_bytes):
     """Each script, as served, stays within its budget once gzipped (level 9, like gzip -9)."""
     source = (STATIC / name).read_bytes()
