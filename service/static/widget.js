@@ -99,7 +99,7 @@
         const p = data.pages[i], a = li.firstChild, url = p && new URL(p.path, location.origin);
         li.className = p ? '' : 'va-empty';
         li.style.display = p || !i ? '' : 'none';
-        a.textContent = p ? p.title || p.path : t[3]; // never HTML
+        a.textContent = p ? p.title || p.path : i ? '' : t[3]; // never HTML
         url && url.origin == location.origin ? (a.href = url.href) : a.removeAttribute('href');
         li.lastChild.textContent = p ? `${f(p.views)} ${t[2].toLowerCase()}` : '';
       });

@@ -140,6 +140,23 @@ def test_views_and_most_read_show_the_api_numbers(service, portal, page, lang):
     assert not page.problems
 
 
+def test_views_and_most_read_have_no_serious_accessibility_violation(service, portal, page):
+    """axe finds nothing serious on an article page with its views and the most-read list; the
+    list stays a list of links named by their titles."""
+    from .test_accessibility import AXE, BLOCKING, axe_violations
+
+    assert AXE.is_file(), f"{AXE} missing: run `make test`"
+    seed(service, ARTICLES[1:])
+    page.set_viewport_size({"width": 320, "height": 800})
+    page.goto(article_page(portal, service, "en"))
+    expect(page.locator("[data-visitor-top]")).to_have_attribute("data-va-state", "ok")
+    expect(page.locator("[data-visitor-views]")).to_have_attribute("data-va-state", "ok")
+    found = axe_violations(page, "pages")
+    assert not {impact: rules for impact, rules in found.items() if impact in BLOCKING}, found
+    assert page.get_by_role("list").get_by_role("link").all_inner_texts() == [LONG_TITLE, ARTICLES[2][1], ARTICLES[3][0]]
+    assert page.locator("[data-visitor-top] .va-v").first.get_attribute("lang") == "en-US"
+
+
 def test_a_title_is_shown_as_text_never_as_html(service, portal, page):
     """A title that is an HTML tag with a script shows as those characters: no element, no dialog."""
     dialogs = []
