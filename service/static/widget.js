@@ -67,7 +67,7 @@
     return root.firstChild;
   };
 
-  // Each embed: "–" at its final size (no shift), then show(answer); show() keeps it.
+  // Each embed: "–" at its final size, then show(answer); show() keeps it.
   const block = (el, o, t, f) => {
     const metric = ['pageviews', 'visitors'].includes(o.metric) ? o.metric : 'visits';
     const rows = [...new Set((o.rows || '').split(',').map((r) => r.trim()))].filter((k) => ROWS.includes(k));
@@ -82,7 +82,7 @@
   };
 
   const views = (el, t, f) => {
-    const num = shadow(el, `<span class="vv">${icon(6)}${t[2]}: <b part="num">–</b></span>`, t).lastChild;
+    const num = shadow(el, `<span class="vv">${icon(6)}${t[2]}: <b>–</b></span>`, t).lastChild;
     return (page) => page && (num.textContent = f(page.views.total));
   };
 
@@ -90,14 +90,14 @@
     adopt(d, LIST);
     el.role = 'list'; // for Safari
     el.ariaBusy = true;
-    el.innerHTML = `<li class="va-ph"><a class="va-t">–</a> <span class="va-v" lang="${t[0]}">–</span></li>`.repeat(limit);
-    el.style.minHeight = el.offsetHeight + 'px';
+    el.innerHTML = `<li><a class="va-t">–</a> <span class="va-v" lang="${t[0]}">–</span></li>`.repeat(limit);
+    const z = el.lastChild; // keeps the placeholders' height (not the padding)
+    el.style.minHeight = z.offsetTop + z.offsetHeight - el.firstChild.offsetTop + 'px';
     return (data) => {
       el.ariaBusy = null;
       // in place: a focused link keeps the focus
       data && [...el.children].forEach((li, i) => {
         const p = data.pages[i], a = li.firstChild, url = p && new URL(p.path, location.origin);
-        li.className = p ? '' : 'va-empty';
         li.style.display = p || !i ? '' : 'none';
         a.textContent = p ? p.title || p.path : i ? '' : t[3]; // never HTML
         url && url.origin == location.origin ? (a.href = url.href) : a.removeAttribute('href');
@@ -146,7 +146,7 @@
           const limit = Math.min(50, Math.max(1, parseInt(o.limit) || 10));
           const period = ['today', 'yesterday', 'month', 'all'].includes(o.period) ? o.period : 'week';
           watch(`${api}top?period=${period}&limit=${limit}`, ms, state(list(el, t, f, limit)));
-        } else { // all of a site's views in one request: ≤ 100 paths, ≤ 6 kB
+        } else { // one request: ≤ 100 paths, ≤ 6 kB
           const u = new URL(o.path || '', location.href), path = u.pathname + u.search;
           if (path.length > 2e3) continue; // refused
           const arg = '&path=' + encodeURIComponent(path), show = state(views(el, t, f));

@@ -263,9 +263,11 @@ def test_embeds_reserve_their_space_before_the_answers(service, portal, page):
 
 def test_one_poll_per_answer_paused_while_hidden(service, portal, page):
     """The block, three views and the list poll their three URLs once an interval each, one
-    shared timer per URL; nothing while the tab is hidden; all three at once when shown again."""
+    shared timer per URL; nothing while the tab is hidden; all three at once when shown again.
+    The list is updated in place: a focused link keeps the focus when the ranking changes."""
     from .test_beacon import SET_VISIBILITY
 
+    seed(service, ARTICLES[2:])
     asked = []
     page.on("request", lambda r: "/api/v1/sites/" in r.url and asked.append(urlsplit(r.url).path.rsplit("/", 1)[1]))
     spans = "".join(f'<span data-visitor-views data-path="/tin-tuc/{n}"></span>' for n in range(3))
@@ -275,9 +277,15 @@ def test_one_poll_per_answer_paused_while_hidden(service, portal, page):
     expect(page.locator("[data-va-state=ok]")).to_have_count(6)
     started = time.monotonic()
     assert sorted(asked) == ["counters", "pages", "top"]
+    first = page.locator("[data-visitor-top] a").first
+    expect(first).to_have_text(ARTICLES[2][1])
+    first.focus()
+    seed(service, [(ARTICLES[3][0], None, 6)])  # 10 views: now the most read
 
     page.wait_for_timeout((INTERVAL_SECONDS + 1.5) * 1000 - (time.monotonic() - started) * 1000)
     assert sorted(asked) == ["counters", "counters", "pages", "pages", "top", "top"]
+    expect(first).to_have_text(ARTICLES[3][0])
+    assert first.evaluate("a => a === document.activeElement")
 
     page.evaluate(SET_VISIBILITY, "hidden")
     asked.clear()
