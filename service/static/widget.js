@@ -77,7 +77,7 @@
     const nums = box.querySelectorAll('.va-num');
     return (data) => {
       box.classList.toggle('va-stale', !data || !!data.stale);
-      data && rows.forEach((k, i) => { nums[i].textContent = f(k == 'online' ? data.online : (data[k] || {})[metric]); });
+      data && rows.forEach((k, i) => { nums[i].textContent = f(k == 'online' ? data.online : data[k]?.[metric]); });
     };
   };
 
@@ -100,7 +100,7 @@
         const p = data.pages[i], a = li.firstChild, url = p && new URL(p.path, location.origin);
         li.style.display = p || !i ? '' : 'none';
         a.textContent = p ? p.title || p.path : i ? '' : t[3]; // never HTML
-        url && url.origin == location.origin ? (a.href = url.href) : a.removeAttribute('href');
+        url?.origin == location.origin ? (a.href = url.href) : a.removeAttribute('href');
         li.lastChild.textContent = p ? `${f(p.views)} ${t[2].toLowerCase()}` : '';
       });
     };
@@ -155,7 +155,7 @@
           arg in b.at || (b.at[arg] = b.n++, b.q += arg);
           const i = b.at[arg];
           b.ms = Math.min(b.ms, ms);
-          b.shows.push((data) => show(data && data.pages[i]));
+          b.shows.push((data) => show(data?.pages[i]));
         }
         o.vaState = 'loading';
       } catch (e) {}
