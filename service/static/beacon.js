@@ -9,15 +9,15 @@
 
     // Not yet: a prerender until shown; a frame, hidden or without data-allow-frame.
     const skip = () => d.prerendering || w != top && !('allowFrame' in data && innerWidth * innerHeight);
-    const send = (type, url) => {
-      const body = JSON.stringify({ site, type, url, referrer: d.referrer });
-      // a string is sent as text/plain: no CORS preflight
+    const send = (type, url, title) => {
+      const body = JSON.stringify({ site, type, url, referrer: d.referrer, title });
+      // title: pageviews only. A string is sent as text/plain: no CORS preflight
       navigator.sendBeacon(api, body) || fetch(api, { method: 'POST', body, keepalive: true, mode: 'no-cors' }).catch(() => 0);
     };
     // Count url (default: this page; no "#...") unless it was counted just before.
     const view = safe((url, again) => {
       url = new URL(url || location, location).href.split('#')[0];
-      if (!skip() && (again || url != last)) send('pageview', last = url);
+      if (!skip() && (again || url != last)) send('pageview', last = url, d.title);
     });
     const auto = () => view();
     const ping = safe(() => last && !d.hidden && send('ping', last));
