@@ -104,6 +104,9 @@ class Hit:
     """The normalized page (service/pages.py) of a pageview; '' for a ping."""
     title: str = ""
     """The page's document.title as the beacon sent it (cleaned, at most 200 characters)."""
+    link: str = ""
+    """The page's path as the portal spells it (only the page_params of its query), when that
+    differs from ``page``: links of most-read lists must work on case-sensitive servers too."""
 
     def local_day(self) -> date:
         return self.day or keys.local_day(self.at, ZoneInfo(self.timezone))

@@ -126,7 +126,7 @@ def encode(hit: Hit) -> dict:
     if hit.unchecked_hosts:
         row["unchecked"] = list(hit.unchecked_hosts)
     if hit.page:
-        row["page"], row["title"] = hit.page, hit.title
+        row["page"], row["title"], row["link"] = hit.page, hit.title, hit.link
     return row
 
 
@@ -148,7 +148,8 @@ def _decode_v1(row: list) -> Hit:
 
 def _decode_v2(row: dict) -> Hit:
     return Hit(row["site"], row["visitor"], row["kind"], _instant(row["at"]), row["tz"], row.get("client", ""),
-               unchecked_hosts=tuple(row.get("unchecked", ())), page=row.get("page", ""), title=row.get("title", ""))
+               unchecked_hosts=tuple(row.get("unchecked", ())), page=row.get("page", ""), title=row.get("title", ""),
+               link=row.get("link", ""))
 
 
 def _instant(at_ms: int) -> datetime:

@@ -34,6 +34,10 @@ key                                   type    content / lifetime
 ``va:{s}:pg:all``                     zset    page -> all-time views, baseline included;
                                               forever (grows by at most PAGES_PER_DAY a day)
 ``va:{s}:pg:t``                       hash    page -> latest title; forever
+``va:{s}:pg:l``                       hash    page -> the path as the portal spells it, when
+                                              that differs from the page (case, slash,
+                                              index.html): the most-read list links to it;
+                                              forever
 ``va:{s}:pg:base``                    hash    page -> imported baseline views; forever
 ``va:{s}:pg:base:log``                list    audit trail of page baseline imports; forever
 ``va:{s}:nc:<YYYY-MM-DD>``            hash    hits not counted that local day, by reason
@@ -115,6 +119,10 @@ def pages_all(site: str) -> str:
     return f"{site_prefix(site)}:pg:all"
 
 
+def page_links(site: str) -> str:
+    return f"{site_prefix(site)}:pg:l"
+
+
 def page_titles(site: str) -> str:
     return f"{site_prefix(site)}:pg:t"
 
@@ -190,6 +198,7 @@ class DayKeys:
     pages_before: str
     pages_all: str
     titles: str
+    links: str
     pages_deadline: int
     """Unix seconds after which the day's page views may go."""
     not_counted: str
@@ -210,5 +219,6 @@ def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
     return DayKeys(prefix, config(site), online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
                    (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz),
                    pages_day(site, day), pages_day(site, day - timedelta(days=1)), pages_all(site), page_titles(site),
+                   page_links(site),
                    int(day_end(day, tz).timestamp()) + PAGE_DAYS_KEPT * 86400,
                    not_counted(site, day), not_counted_deadline(day, tz))

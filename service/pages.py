@@ -95,6 +95,21 @@ def _encode(text: str, safe: str) -> str:
                    else quote(ch, safe=safe) for ch in text)
 
 
+def page_link(url_or_path: str, page: str, page_params: tuple[str, ...] = ()) -> str:
+    """The path a link to ``page`` should use: as the portal spells it, with only the page_params
+    of its query; '' when that is ``page`` itself (the common case: nothing to store)."""
+    if url_or_path.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in url_or_path[:10]:
+        parts = urlsplit(url_or_path)
+        path, query = parts.path or "/", parts.query
+    else:
+        path, _, query = url_or_path.partition("#")[0].partition("?")
+    if not path.startswith("/") or CONTROL.search(path):
+        return ""
+    kept = _kept_params(query, tuple(page_params)) if page_params and query else []
+    link = _cut(path + ("?" + "&".join(f"{_encode(n, '')}={_encode(v, '')}" for n, v in kept) if kept else ""))
+    return "" if link == page else link
+
+
 def _kept_params(query: str, page_params: tuple[str, ...]) -> list[tuple[str, str]]:
     wanted = {name.lower(): name for name in page_params}
     kept = set()

@@ -27,7 +27,7 @@ from .sites import Site
 from .recorder import BufferedRecorder
 from .address_blocks import AddressBlocks
 from .hits import Hit, Outcome, RequestFacts
-from .pages import page_key
+from .pages import page_key, page_link
 from .store import CounterStore
 from .visitor import address_id, visitor_id
 
@@ -35,13 +35,13 @@ from .visitor import address_id, visitor_id
 class Draft:
     """One hit on its way through the steps: what each step found, for the next ones."""
 
-    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page")
+    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link")
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
         self.beacon: Beacon | None = None
         self.site: Site | None = None
-        self.zone, self.day, self.visitor, self.client, self.page = "", None, "", "", ""
+        self.zone, self.day, self.visitor, self.client, self.page, self.link = "", None, "", "", "", ""
 
 
 class HitPipeline:
@@ -116,11 +116,13 @@ class HitPipeline:
     def locate_page(self, draft: Draft) -> None:
         # A site unseen here keeps only the path: its page_params are not known yet.
         if draft.beacon.kind == "pageview":
-            draft.page = page_key(draft.beacon.url, draft.site.page_params if draft.site else ())
+            params = draft.site.page_params if draft.site else ()
+            draft.page = page_key(draft.beacon.url, params)
+            draft.link = page_link(draft.beacon.url, draft.page, params)
 
     def record(self, draft: Draft) -> Outcome:
         site, beacon = draft.site, draft.beacon
         unchecked = () if site else claimed_hosts(beacon, draft.facts)
         hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
-                  draft.day if site else None, unchecked, draft.page, beacon.title)
+                  draft.day if site else None, unchecked, draft.page, beacon.title, draft.link)
         return self.recorder.record(hit)

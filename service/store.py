@@ -367,7 +367,8 @@ class CounterStore:
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
             names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total,
-                     day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles, day_keys.not_counted]
+                     day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles, day_keys.not_counted,
+                     day_keys.links]
             newest = max(int(hits[index].at.timestamp()) for index in indexes)
             args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest),
                     limits.pages_per_day, max(60, day_keys.pages_deadline - newest), keys.PAGES_KEPT_PER_PAST_DAY,
@@ -376,7 +377,7 @@ class CounterStore:
                 hit = hits[index]
                 at_ms = int(hit.at.timestamp() * 1000)
                 names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
-                args += (hit.visitor, at_ms, hit.kind, hit.page, hit.title)
+                args += (hit.visitor, at_ms, hit.kind, hit.page, hit.title, hit.link)
             calls.append((names, args))
         try:
             with redis_errors("record", self.log_reply_error):
@@ -517,9 +518,9 @@ class CounterStore:
         else:
             sets = [keys.pages_day(site.id, d) for d in period_days(period, today, week_start)]
         with redis_errors("pages", self.log_reply_error):
-            flat = self._top_pages(keys=[keys.page_titles(site.id), *sets], args=[limit])
-        return [{"path": flat[i].decode(), "title": flat[i + 2].decode() or None, "views": int(float(flat[i + 1]))}
-                for i in range(0, len(flat), 3)]
+            flat = self._top_pages(keys=[keys.page_titles(site.id), keys.page_links(site.id), *sets], args=[limit])
+        return [{"path": flat[i].decode(), "title": flat[i + 2].decode() or None, "views": int(float(flat[i + 1])),
+                 "link": flat[i + 3].decode() or flat[i].decode()} for i in range(0, len(flat), 4)]
 
     def set_page_baselines(self, site_id: str, rows: list[tuple[str, int]]) -> int:
         """Replace the baseline views of these pages (one script call); answer how many changed."""

@@ -11,8 +11,8 @@
 -- KEYS[5] the day's visitors HyperLogLog          KEYS[6] all-time totals hash
 -- KEYS[7] the day's page views zset               KEYS[8] the day before's (trimmed, once past)
 -- KEYS[9] all-time page views zset                KEYS[10] page titles hash
--- KEYS[11] the day's not-counted hash (reason -> hits)
--- then for hit i (0-based), at k = 11 + 2*i:
+-- KEYS[11] the day's not-counted hash (reason -> hits)   KEYS[12] page links hash
+-- then for hit i (0-based), at k = 12 + 2*i:
 --   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
 --   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
@@ -21,9 +21,10 @@
 -- ARGV[9] seconds the day's visitor set must still live
 -- ARGV[10] most distinct pages a day counts per page   ARGV[11] seconds the day's page views must live
 -- ARGV[12] top pages a past day keeps   ARGV[13] seconds the day's not-counted hash must live
--- then for hit i, at a = 13 + 5*i:
+-- then for hit i, at a = 13 + 6*i:
 --   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
 --   ARGV[a+4] page ('' for none)   ARGV[a+5] title ('' for none)
+--   ARGV[a+6] the page's path as the portal spells it ('' when it is the page itself)
 -- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
 -- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
 -- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
@@ -52,10 +53,10 @@ local function expect_type(key, wanted)
   end
 end
 local pages_day, pages_before, pages_all, titles = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local not_counted = KEYS[11]
+local not_counted, links = KEYS[11], KEYS[12]
 for _, check in ipairs({{online, 'zset'}, {month, 'hash'}, {day_visitors, 'string'}, {total, 'hash'},
                         {pages_day, 'zset'}, {pages_before, 'zset'}, {pages_all, 'zset'}, {titles, 'hash'},
-                        {not_counted, 'hash'}}) do
+                        {not_counted, 'hash'}, {links, 'hash'}}) do
   local problem = expect_type(check[1], check[2])
   if problem then
     return problem
@@ -78,12 +79,13 @@ local newest, pageviews, visits = 0, 0, 0
 local page_cap = tonumber(ARGV[10])
 local page_views = {}      -- page -> views in this batch
 local page_titles = {}     -- page -> the newest title sent
+local page_links = {}      -- page -> the newest spelling of its path, when it differs
 local page_order = {}      -- pages in the order first seen
 local pages_today = redis.call('ZCARD', pages_day)
 local over_cap = 0
 
 -- One counted pageview of a page: per page while the day has room for it.
-local function count_page(page, title)
+local function count_page(page, title, link)
   if page == '' then
     return
   end
@@ -101,6 +103,9 @@ local function count_page(page, title)
   page_views[page] = page_views[page] + 1
   if title ~= '' then
     page_titles[page] = title
+  end
+  if link ~= '' then
+    page_links[page] = link
   end
 end
 
@@ -162,8 +167,8 @@ local function count(state, visitor, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 11) / 2 - 1 do
-  local k, a = 11 + 2 * i, 13 + 5 * i
+for i = 0, (#KEYS - 12) / 2 - 1 do
+  local k, a = 12 + 2 * i, 13 + 6 * i
   local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
   local outcome
   local flooding = false
@@ -187,7 +192,7 @@ for i = 0, (#KEYS - 11) / 2 - 1 do
     else
       outcome = count(session_of(KEYS[k + 1]), visitor, now)
       if outcome ~= 'rate_limited' then
-        count_page(ARGV[a + 4], ARGV[a + 5])
+        count_page(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
       end
     end
   end
@@ -251,6 +256,9 @@ for _, page in ipairs(page_order) do
   redis.call('ZINCRBY', pages_all, page_views[page], page)
   if page_titles[page] then
     redis.call('HSET', titles, page, page_titles[page])
+  end
+  if page_links[page] then
+    redis.call('HSET', links, page, page_links[page])
   end
 end
 if #page_order > 0 then

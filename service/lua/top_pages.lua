@@ -1,19 +1,20 @@
 #!lua flags=no-writes
 -- The most viewed pages of a period, with their titles, in one round trip (reads only).
 --
--- KEYS[1] page titles hash   KEYS[2..] one page-views zset per day of the period (or the
--- all-time zset); several are summed.
+-- KEYS[1] page titles hash   KEYS[2] page links hash   KEYS[3..] one page-views zset per day of
+-- the period (or the all-time zset); several are summed.
 -- ARGV[1] how many pages to answer
--- Returns page, views, title ('' when none), ... most viewed first, ties by page.
+-- Returns page, views, title ('' when none), link ('' when the page itself), ... most viewed
+-- first, ties by page.
 
 local limit = tonumber(ARGV[1])
 local raw
-if #KEYS == 2 then
+if #KEYS == 3 then
   -- One set: its top by rank, with room for the ties at the cut (sorted again below).
-  raw = redis.call('ZRANGE', KEYS[2], 0, limit + 49, 'REV', 'WITHSCORES')
+  raw = redis.call('ZRANGE', KEYS[3], 0, limit + 49, 'REV', 'WITHSCORES')
 else
-  local args = {#KEYS - 1}
-  for i = 2, #KEYS do
+  local args = {#KEYS - 2}
+  for i = 3, #KEYS do
     args[#args + 1] = KEYS[i]
   end
   args[#args + 1] = 'WITHSCORES'
@@ -37,5 +38,6 @@ for i = 1, math.min(limit, #entries) do
   answer[#answer + 1] = page
   answer[#answer + 1] = tostring(views)
   answer[#answer + 1] = redis.call('HGET', KEYS[1], page) or ''
+  answer[#answer + 1] = redis.call('HGET', KEYS[2], page) or ''
 end
 return answer

@@ -97,7 +97,7 @@
       el.ariaBusy = null;
       // in place: a focused link keeps the focus
       data && [...el.children].forEach((li, i) => {
-        const p = data.pages[i], a = li.firstChild, url = p && new URL(p.path, location.origin);
+        const p = data.pages[i], a = li.firstChild, url = p && new URL(p.link || p.path, location.origin);
         li.style.display = p || !i ? '' : 'none';
         a.textContent = p ? p.title || p.path : i ? '' : t[3]; // never HTML
         url?.origin == location.origin ? (a.href = url.href) : a.removeAttribute('href');
