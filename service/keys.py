@@ -36,6 +36,13 @@ key                                   type    content / lifetime
 ``va:{s}:pg:t``                       hash    page -> latest title; forever
 ``va:{s}:pg:base``                    hash    page -> imported baseline views; forever
 ``va:{s}:pg:base:log``                list    audit trail of page baseline imports; forever
+``va:{s}:shares``                     hash    dashboard share links: id -> JSON (SHA-256 of
+                                              the secret, label, created, expires); an
+                                              entry lives until revoked (expired ones are
+                                              refused, and dropped when listed)
+``va:signin:<address>:<minute>``      string  dashboard sign-in attempts from one client
+                                              address (an HMAC of it, never the address) in
+                                              one minute; expires 2 minutes after it
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
@@ -119,6 +126,19 @@ def page_baseline(site: str) -> str:
 
 def page_baseline_log(site: str) -> str:
     return f"{site_prefix(site)}:pg:base:log"
+
+
+def shares(site: str) -> str:
+    return f"{site_prefix(site)}:shares"
+
+
+SIGNIN_KEEP_SECONDS = 120
+"""A minute's sign-in attempt counter outlives its minute by this much."""
+
+
+def signin_attempts(address: str, minute: int) -> str:
+    """Sign-in attempts from one (keyed-hashed) client address in one minute (minutes since the epoch)."""
+    return f"va:signin:{address}:{minute}"
 
 
 def salt(day: date) -> str:
