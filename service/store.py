@@ -543,12 +543,13 @@ class CounterStore:
 
     def count_signin_attempt(self, address: str, now: datetime) -> int:
         """Count one dashboard sign-in attempt of a hashed client address; answer this minute's count."""
-        minute = int(now.timestamp()) // 60
-        key = keys.signin_attempts(address, minute)
+        seconds = int(now.timestamp())
+        key = keys.signin_attempts(address, seconds // 60)
         with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.incr(key)
-            pipe.expireat(key, (minute + 1) * 60 + keys.SIGNIN_KEEP_SECONDS)
+            # Relative to the service's clock (which decides the minute), not Redis's.
+            pipe.expire(key, 60 - seconds % 60 + keys.SIGNIN_KEEP_SECONDS)
             count, _ = pipe.execute()
         return int(count)
 

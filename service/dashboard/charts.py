@@ -30,14 +30,13 @@ class Chart:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (at least 4)."""
-    if value <= 4:
-        return 4
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value:
-            return int(step * power)
-    return 10 * power
+    """The top of a four-step scale at or above ``value``, each step a round whole number."""
+    quarter = max(value, 4) / 4
+    power = 10 ** math.floor(math.log10(quarter))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= quarter and float(step * power).is_integer():
+            return int(step * power) * 4
+    return 40 * power
 
 
 def daily_chart(rows: list[dict], width: int = 960, height: int = 280) -> Chart:
