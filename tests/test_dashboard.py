@@ -414,3 +414,26 @@ def test_sessions_hold_across_gunicorn_workers(redis_url, tmp_path, gunicorn_pro
         assert exc.code == 303
     statuses = {opener.open(f"{base}/dashboard").status for _ in range(12)}
     assert statuses == {200}
+
+
+def test_not_counted_panel_follows_the_store_method_shape(client, app, monkeypatch):
+    """The panel shows, per day, the counts of CounterStore.not_counted's rows (the lead's method,
+    stood in for here until it is on this branch), reasons it does not know summed as 'other'."""
+    add_site(client)
+    store = app.extensions["store"]
+    monkeypatch.setattr(store, "not_counted", lambda site, days: [
+        {"date": d.isoformat(), **({"bot": 1234, "prefetch": 5, "foreign_domain": 7, "duplicate": 2}
+                                   if d.isoformat() == "2026-11-28" else {})} for d in days], raising=False)
+    sign_in(client)
+    text = client.get("/dashboard/sites/travinh").get_data(as_text=True).split("data-not-counted")[1]
+    row = re.search(r'<tr data-date="2026-11-28">(.*?)</tr>', text, re.S).group(1)
+    cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+    assert cells == ["1.234", "5", "7", "0", "0", "0", "0", "2"]
+    assert len(re.findall(r'<tr data-date="2026-1\d-\d\d">', text)) == 14
+
+
+def test_not_counted_panel_says_when_the_store_cannot_tell(client):
+    """Without the store method, the panel says the hits left out are not recorded yet."""
+    add_site(client)
+    sign_in(client)
+    assert "chưa ghi lại các lượt không được tính" in client.get("/dashboard/sites/travinh").get_data(as_text=True)
