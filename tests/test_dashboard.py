@@ -378,7 +378,7 @@ def test_unknown_site_and_redis_down_are_pages_not_500s(client, app_config, cloc
     """An admin asking for an unknown site gets a 404 page; Redis away gets a 503 page."""
     sign_in(client)
     assert client.get("/dashboard/sites/nosuch").status_code == 404
-    assert client.get("/dashboard/sites/Bad_Id").status_code == 403
+    assert client.get("/dashboard/sites/Bad_Id").status_code == 404
     from service.redis_process import free_port
     dead = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_TIMEOUT_SECONDS": 0.1,
                        "CLOCK": clock})

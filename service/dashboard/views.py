@@ -8,7 +8,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..context import clock, lookup_site, settings, store
-from ..errors import ApiError, RedisReplyError, StorageUnavailable
+from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
 from ..sites import valid_site_id
 from ..store import PERIODS
 from . import charts, csv_export, report, shares
@@ -53,6 +53,8 @@ def who_is_it():
         g.lang = request.accept_languages.best_match(LANGUAGES, DEFAULT_LANGUAGE)
     g.words = Words(g.lang)
     g.viewer, g.drop_session = None, False
+    if request.endpoint == "dashboard.static":
+        return  # the CSS and script are public: no session to read
     signer = sessions()
     cookie = request.cookies.get(SESSION_COOKIE)
     if signer is None or not cookie:
@@ -115,8 +117,10 @@ def signed_in() -> Viewer:
 def visible_site(site_id: str):
     """The site, if this viewer may see it: a share sees its own site only (403 for any other)."""
     viewer = signed_in()
-    if not valid_site_id(site_id) or not viewer.may_see(site_id):
+    if not viewer.may_see(site_id):
         raise Forbidden("not allowed")
+    if not valid_site_id(site_id):
+        raise UnknownSite("site ids match [a-z0-9][a-z0-9-]{0,62}")
     return lookup_site(site_id)
 
 
@@ -216,7 +220,8 @@ def home():
     rows.sort(key=lambda r: r[sort], reverse=descending)
     for row in rows:
         row["spark"] = charts.sparkline(row["trend"])
-    return page("dashboard/sites.html", rows=rows, sort=sort, descending=descending, sorts=SORTS)
+    totals = {col: sum(r[col] for r in rows) for col in SORTS if col != "site"}
+    return page("dashboard/sites.html", rows=rows, sort=sort, descending=descending, sorts=SORTS, totals=totals)
 
 
 def chart_days() -> int:
