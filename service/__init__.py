@@ -78,7 +78,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .counter_cache import CounterCache
     from .pipeline import HitPipeline
     from .recorder import BufferedRecorder
-    from .routes import admin, counters, docs, ingest, ops, pages
+    from .dashboard import views as dashboard
+    from .routes import admin, counters, docs, ingest, ops, pages, shares
     from .settings import Settings
     from .store import CounterStore
 
@@ -114,9 +115,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["page_cache"] = ReadThrough(settings.COUNTERS_CACHE_SECONDS)
 
     if settings.TRUSTED_PROXIES:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)
+        # x_proto too: behind an HTTPS proxy the dashboard's cookies are marked Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
 
-    for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, ops.bp, docs.bp, embeds.bp):
+    for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, shares.bp, ops.bp, docs.bp, embeds.bp,
+                      dashboard.bp):
         app.register_blueprint(blueprint)
     if os.environ.get("VA_BENCH_FLOOR") == "1":  # bench/ only: the baseline route of the ratio
         from .routes import floor

@@ -101,6 +101,21 @@ def main(ctx):
 # --- serve ---------------------------------------------------------------------------------
 
 
+def demo_share(store, env: dict, base: str) -> str:
+    """A day-long share link to the demo site's dashboard; with neither ADMIN_TOKEN nor SECRET_KEY
+    set, the workers get a random SECRET_KEY for this run (sessions end when it stops)."""
+    import secrets
+
+    from . import utc_now
+    from .dashboard import shares
+
+    if not env.get("ADMIN_TOKEN") and not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = secrets.token_urlsafe(32)
+    share_id, secret, record = shares.new_share(DEMO_SITE, {"label": "make run", "expires_in_days": 1}, utc_now())
+    store.put_share(DEMO_SITE, share_id, record)
+    return f"{base}/dashboard/share/{secret}"
+
+
 @main.command()
 @click.option("--port", default=8000, show_default=True, envvar="PORT", help="TCP port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for all).")
@@ -130,8 +145,10 @@ def serve(port, host, data_dir, demo):
         if demo:
             store.put_site(Site(DEMO_SITE, ("localhost", "127.0.0.1", "::1"), load_settings().DEFAULT_TIMEZONE))
         env.setdefault("BIND", f"{host}:{port}")
-        click.echo(f"visitor-analytics on http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/ "
-                   "(demo page; Ctrl-C stops)")
+        base = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+        click.echo(f"visitor-analytics on {base}/ (demo page; Ctrl-C stops)")
+        if demo:
+            click.echo(f"dashboard of the demo site (read-only share link, valid a day): {demo_share(store, env, base)}")
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config",
                                    "service:create_app()"], env=env)
         forward = lambda signum, frame: server.send_signal(signum)  # noqa: E731

@@ -43,6 +43,13 @@ key                                   type    content / lifetime
 ``va:{s}:nc:<YYYY-MM-DD>``            hash    hits not counted that local day, by reason
                                               (bot, prefetch, foreign_domain, rate_limited...);
                                               expires 100 days after that day ends
+``va:{s}:shares``                     hash    dashboard share links: id -> JSON (SHA-256 of
+                                              the secret, label, created, expires); an
+                                              entry lives until revoked (expired ones are
+                                              refused, and dropped when listed)
+``va:signin:<address>:<minute>``      string  dashboard sign-in attempts from one client
+                                              address (an HMAC of it, never the address) in
+                                              one minute; expires 2 minutes after it
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
@@ -142,6 +149,19 @@ def not_counted(site: str, day: date) -> str:
 def not_counted_deadline(day: date, tz: tzinfo) -> int:
     """Unix seconds after which a day's not-counted breakdown may go."""
     return int(day_end(day, tz).timestamp()) + NOT_COUNTED_DAYS_KEPT * 86400
+
+
+def shares(site: str) -> str:
+    return f"{site_prefix(site)}:shares"
+
+
+SIGNIN_KEEP_SECONDS = 120
+"""A minute's sign-in attempt counter outlives its minute by this much."""
+
+
+def signin_attempts(address: str, minute: int) -> str:
+    """Sign-in attempts from one (keyed-hashed) client address in one minute (minutes since the epoch)."""
+    return f"va:signin:{address}:{minute}"
 
 
 def salt(day: date) -> str:

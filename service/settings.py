@@ -81,6 +81,16 @@ class Settings:
     JOURNAL_DIR: str = "data/journal"
     """Where a worker stopping while Redis is away spills its buffer; the next start replays it."""
 
+    SECRET_KEY: str = ""
+    """Signs the dashboard's session cookies, at least 32 characters; empty: derived from ADMIN_TOKEN
+    (HMAC with a fixed label), so every worker agrees and changing the token signs everyone out."""
+
+    DASHBOARD_SESSION_HOURS: float = 12.0
+    """How long a dashboard sign-in (admin token or share link) lasts."""
+
+    DASHBOARD_SIGNIN_PER_MINUTE: int = 10
+    """Sign-in attempts one client address may make in a minute; further ones are refused (429)."""
+
     ACCESS_LOG: int = 0
     """1: log one JSON line per request at INFO (request id, route, status, duration)."""
 
@@ -138,6 +148,10 @@ class Settings:
         need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
         need(1 <= self.PAGES_PER_DAY <= 10_000_000, "PAGES_PER_DAY", "must be 1 to 10000000")
         need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")
+        need(not self.SECRET_KEY or len(self.SECRET_KEY) >= 32, "SECRET_KEY",
+             f"must be at least 32 characters; make one with: {MAKE_A_TOKEN}")
+        need(0 < self.DASHBOARD_SESSION_HOURS <= 24 * 90, "DASHBOARD_SESSION_HOURS", "must be above 0 and at most 2160")
+        need(1 <= self.DASHBOARD_SIGNIN_PER_MINUTE <= 10_000, "DASHBOARD_SIGNIN_PER_MINUTE", "must be 1 to 10000")
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")

@@ -514,9 +514,11 @@ class CounterStore:
         """The ``limit`` most viewed pages of a period, with titles, most viewed first."""
         today = keys.local_day(now, site.tz)
         if period == "all":
-            sets = [keys.pages_all(site.id)]
-        else:
-            sets = [keys.pages_day(site.id, d) for d in period_days(period, today, week_start)]
+            return self._top_of_sets(site, [keys.pages_all(site.id)], limit)
+        return self.top_pages_of_days(site, period_days(period, today, week_start), limit)
+
+    def _top_of_sets(self, site: Site, sets: list[str], limit: int) -> list[dict]:
+        """The most viewed pages of these page-views sets summed, with titles and links (one round trip)."""
         with redis_errors("pages", self.log_reply_error):
             flat = self._top_pages(keys=[keys.page_titles(site.id), keys.page_links(site.id), *sets], args=[limit])
         return [{"path": flat[i].decode(), "title": flat[i + 2].decode() or None, "views": int(float(flat[i + 1])),
@@ -586,6 +588,48 @@ class CounterStore:
             pipe.lrange(keys.baseline_log(site_id), 0, -1)
             current, log = pipe.execute()
         return {m: _int(v) for m, v in zip(METRICS, current)}, [json.loads(e) for e in log]
+
+    # --- dashboard ----------------------------------------------------------------------
+
+    def count_signin_attempt(self, address: str, now: datetime) -> int:
+        """Count one dashboard sign-in attempt of a hashed client address; answer this minute's count."""
+        seconds = int(now.timestamp())
+        key = keys.signin_attempts(address, seconds // 60)
+        with redis_errors("other", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            # Relative to the service's clock (which decides the minute), not Redis's.
+            pipe.expire(key, 60 - seconds % 60 + keys.SIGNIN_KEEP_SECONDS)
+            count, _ = pipe.execute()
+        return int(count)
+
+    def put_share(self, site_id: str, share_id: str, record: dict) -> None:
+        """Store a share link's record (its secret's hash, never the secret)."""
+        with redis_errors("other", self.log_reply_error):
+            self.redis.hset(keys.shares(site_id), share_id, json.dumps(record, sort_keys=True, ensure_ascii=False))
+
+    def get_share(self, site_id: str, share_id: str) -> dict | None:
+        """A share link's record, or None when it was never made or was revoked."""
+        with redis_errors("other", self.log_reply_error):
+            raw = self.redis.hget(keys.shares(site_id), share_id)
+        return json.loads(raw) if raw else None
+
+    def list_shares(self, site_id: str) -> dict[str, dict]:
+        """Every share link of a site: id -> record."""
+        with redis_errors("other", self.log_reply_error):
+            raw = self.redis.hgetall(keys.shares(site_id))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def delete_shares(self, site_id: str, share_ids: list[str]) -> int:
+        """Revoke share links; answer how many existed."""
+        if not share_ids:
+            return 0
+        with redis_errors("other", self.log_reply_error):
+            return int(self.redis.hdel(keys.shares(site_id), *share_ids))
+
+    def top_pages_of_days(self, site: Site, days: list[date], limit: int) -> list[dict]:
+        """The ``limit`` most viewed pages summed over local ``days`` (each within PAGE_DAYS_KEPT), with titles."""
+        return self._top_of_sets(site, [keys.pages_day(site.id, d) for d in days], limit)
 
 
 def connect(url: str, timeout_seconds: float):

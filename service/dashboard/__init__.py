@@ -1,0 +1,1 @@
+"""The webmaster's dashboard: server-rendered pages, signed sessions, share links, SVG charts, CSV."""

@@ -1,0 +1,112 @@
+"""The dashboard's words in Vietnamese and English, and numbers and dates as each language writes them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+WORDS = {
+    "vi": {
+        "product": "Thống kê truy cập", "dashboard": "Bảng điều khiển", "sites": "Các trang",
+        "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN)",
+        "signin_help": "Nhập mã quản trị của dịch vụ. Người biên tập dùng liên kết chia sẻ do quản trị viên tạo.",
+        "wrong_token": "Mã quản trị không đúng.", "too_many": "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại.",
+        "form_expired": "Biểu mẫu đã hết hạn. Vui lòng thử lại.", "disabled": "Bảng điều khiển đang tắt: hãy đặt ADMIN_TOKEN.",
+        "signed_out": "Bạn đã đăng xuất.", "session_over": "Phiên làm việc đã hết. Vui lòng đăng nhập lại.",
+        "share_invalid": "Liên kết chia sẻ không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
+        "online": "Đang online", "today": "Hôm nay", "yesterday": "Hôm qua", "week": "Trong tuần",
+        "month": "Tháng này", "total": "Tất cả", "visits": "Lượt truy cập", "pageviews": "Lượt xem trang",
+        "visitors": "Người truy cập", "vs_yesterday": "so với hôm qua", "vs_day_before": "so với hôm kia",
+        "vs_last_week": "so với cùng kỳ tuần trước", "vs_last_month": "so với cùng kỳ tháng trước",
+        "no_change": "không đổi", "new": "mới", "trend": "Xu hướng", "days": "{n} ngày", "last_days": "{n} ngày qua",
+        "chart_title": "Lượt truy cập, lượt xem trang và người truy cập mỗi ngày",
+        "chart_help": "Di chuột hoặc dùng phím mũi tên trên biểu đồ để xem số liệu từng ngày.",
+        "show_table": "Xem dạng bảng ({n} ngày)", "date": "Ngày", "top": "Tin đọc nhiều",
+        "top_today": "Hôm nay", "top_7d": "7 ngày", "top_30d": "30 ngày", "page": "Trang", "views": "Lượt xem",
+        "no_pages": "Chưa có lượt xem nào.", "not_counted": "Không được tính",
+        "not_counted_help": "Các lượt bị loại (vẫn được trả lời thành công, nên bot không biết).",
+        "none_filtered": "Không có lượt nào bị loại trong {n} ngày qua.",
+        "bot": "Bot, trình duyệt không giao diện", "prefetch": "Tải trước", "foreign_domain": "Tên miền khác",
+        "rate_limited": "Quá nhanh (một người)", "ip_limited": "Quá nhiều (một địa chỉ)",
+        "no_user_agent": "Không có User-Agent", "user_agent_too_long": "User-Agent quá dài", "other": "Khác",
+        "sum": "Tổng", "export": "Tải CSV", "export_history": "Lịch sử theo ngày (CSV)",
+        "export_top": "Tin đọc nhiều (CSV)", "site": "Trang", "open": "Mở", "no_sites": "Chưa có trang nào được đăng ký.",
+        "sort_by": "Sắp xếp theo {col}", "read_only": "Chỉ xem (liên kết chia sẻ)", "refreshing": "tự cập nhật",
+        "paused": "tạm dừng", "as_of": "Cập nhật lúc {t}", "timezone": "Múi giờ {tz}", "language": "Ngôn ngữ",
+        "back": "Tất cả các trang", "error": "Lỗi", "not_allowed": "Bạn không có quyền xem trang này.",
+        "unavailable": "Không kết nối được cơ sở dữ liệu. Vui lòng thử lại sau.", "not_found": "Không tìm thấy trang.",
+        "skip": "Bỏ qua đến nội dung", "range": "Khoảng thời gian", "filtered_days": "Theo ngày (14 ngày gần nhất)",
+    },
+    "en": {
+        "product": "Visitor statistics", "dashboard": "Dashboard", "sites": "Sites",
+        "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN)",
+        "signin_help": "Enter the service's admin token. Editors use a share link an admin made for them.",
+        "wrong_token": "That admin token is not right.", "too_many": "Too many attempts. Wait a minute and try again.",
+        "form_expired": "The form expired. Please try again.", "disabled": "The dashboard is off: set ADMIN_TOKEN.",
+        "signed_out": "You are signed out.", "session_over": "Your session ended. Please sign in again.",
+        "share_invalid": "This share link is not valid, has expired or was revoked.",
+        "online": "Online now", "today": "Today", "yesterday": "Yesterday", "week": "This week",
+        "month": "This month", "total": "All time", "visits": "Visits", "pageviews": "Pageviews",
+        "visitors": "Visitors", "vs_yesterday": "vs yesterday", "vs_day_before": "vs the day before",
+        "vs_last_week": "vs same days last week", "vs_last_month": "vs same days last month",
+        "no_change": "no change", "new": "new", "trend": "Trend", "days": "{n} days", "last_days": "last {n} days",
+        "chart_title": "Visits, pageviews and visitors per day",
+        "chart_help": "Hover, or focus the chart and use the arrow keys, to read each day's numbers.",
+        "show_table": "Show as a table ({n} days)", "date": "Date", "top": "Most read",
+        "top_today": "Today", "top_7d": "7 days", "top_30d": "30 days", "page": "Page", "views": "Views",
+        "no_pages": "No page views yet.", "not_counted": "Not counted",
+        "not_counted_help": "Hits left out (still answered with success, so a bot learns nothing).",
+        "none_filtered": "Nothing was left out in the last {n} days.",
+        "bot": "Bots, headless browsers", "prefetch": "Prefetch", "foreign_domain": "Foreign domain",
+        "rate_limited": "Too fast (one visitor)", "ip_limited": "Too many (one address)",
+        "no_user_agent": "No User-Agent", "user_agent_too_long": "User-Agent too long", "other": "Other",
+        "sum": "Total", "export": "Download CSV", "export_history": "Daily history (CSV)",
+        "export_top": "Most read (CSV)", "site": "Site", "open": "Open", "no_sites": "No site is registered yet.",
+        "sort_by": "Sort by {col}", "read_only": "Read only (share link)", "refreshing": "live",
+        "paused": "paused", "as_of": "As of {t}", "timezone": "Time zone {tz}", "language": "Language",
+        "back": "All sites", "error": "Error", "not_allowed": "You may not see this page.",
+        "unavailable": "The database cannot be reached. Please try again shortly.", "not_found": "No such page.",
+        "skip": "Skip to content", "range": "Range", "filtered_days": "Per day (last 14 days)",
+    },
+}
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = {"vi": ("T2", "T3", "T4", "T5", "T6", "T7", "CN"), "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+class Words:
+    """One language's words and number and date formats, for the templates."""
+
+    def __init__(self, lang: str):
+        self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        self._words = WORDS[self.lang]
+
+    def __call__(self, key: str, **values) -> str:
+        return self._words[key].format(**values) if values else self._words[key]
+
+    def number(self, n: int) -> str:
+        """1.234 in Vietnamese, 1,234 in English."""
+        text = f"{n:,}"
+        return text.replace(",", ".") if self.lang == "vi" else text
+
+    def change(self, now: int, before: int) -> tuple[str, str]:
+        """(text, direction 'up'/'down'/'flat') of ``now`` against ``before``."""
+        if before == 0:
+            return (self("no_change"), "flat") if now == 0 else (self("new"), "up")
+        percent = (now - before) * 100 / before
+        if abs(percent) < 0.5:
+            return self("no_change"), "flat"
+        text = f"{abs(percent):.0f}" if abs(percent) >= 10 else f"{abs(percent):.1f}"
+        if self.lang == "vi":
+            text = text.replace(".", ",")
+        return ("+" if percent > 0 else "−") + text + "%", "up" if percent > 0 else "down"
+
+    def day(self, d: date, weekday: bool = False) -> str:
+        """30/11/2026 in Vietnamese, Nov 30, 2026 in English (optionally with the weekday)."""
+        text = f"{d.day:02d}/{d.month:02d}/{d.year}" if self.lang == "vi" else f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year}"
+        return f"{WEEKDAYS[self.lang][d.weekday()]} {text}" if weekday else text
+
+    def short_day(self, d: date) -> str:
+        return f"{d.day}/{d.month}" if self.lang == "vi" else f"{MONTHS_EN[d.month - 1]} {d.day}"

@@ -1,0 +1,90 @@
+"""The numbers of the dashboard's screens, read from the store (each period with the one before it)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+
+from .. import keys
+from ..store import METRICS
+
+RANGES = (30, 90, 365)
+"""Days the chart may show."""
+TOP_PERIODS = {"today": 1, "7d": 7, "30d": 30}
+"""The site screen's most-read lists: local days ending today."""
+TOP_LIMIT = 10
+NOT_COUNTED_DAYS = 14
+NOT_COUNTED_REASONS = ("bot", "prefetch", "foreign_domain", "rate_limited", "ip_limited", "no_user_agent",
+                       "user_agent_too_long")
+
+
+def days_back(today: date, count: int) -> list[date]:
+    """``count`` local days ending today, oldest first."""
+    return [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
+
+
+def same_days_last_month(days: list[date]) -> list[date]:
+    """The days of the month before with the same numbers (a shorter month stops at its end)."""
+    first = days[0].replace(day=1) - timedelta(days=1)
+    last = calendar.monthrange(first.year, first.month)[1]
+    return sorted({first.replace(day=min(d.day, last)) for d in days})
+
+
+def periods(today: date, week_start: int) -> dict[str, tuple[list[date], list[date] | None, str | None]]:
+    """Each headline period: (its days, the previous equal period's days, the words of the comparison)."""
+    yesterday = today - timedelta(days=1)
+    week = keys.week_days(today, week_start)
+    month = [today.replace(day=n) for n in range(1, today.day + 1)]
+    return {
+        "today": ([today], [yesterday], "vs_yesterday"),
+        "yesterday": ([yesterday], [yesterday - timedelta(days=1)], "vs_day_before"),
+        "week": (week, [d - timedelta(days=7) for d in week], "vs_last_week"),
+        "month": (month, same_days_last_month(month), "vs_last_month"),
+    }
+
+
+def summed(rows: dict[date, dict], days: list[date]) -> dict[str, int]:
+    return {m: sum(rows[d][m] for d in days) for m in METRICS}
+
+
+def headline(store, site, now: datetime, week_start: int) -> dict:
+    """Online now, and today, yesterday, week, month (each with its previous period) and all time."""
+    today = keys.local_day(now, site.tz)
+    spans = periods(today, week_start)
+    needed = sorted({d for days, before, _ in spans.values() for d in (*days, *before)})
+    rows = {date.fromisoformat(r["date"]): r for r in store.history(site, needed)}
+    counters = store.read_counters(site, now, week_start)
+    cards = []
+    for name, (days, before, words) in spans.items():
+        cards.append({"name": name, "numbers": summed(rows, days), "before": summed(rows, before), "vs": words})
+    cards.append({"name": "total", "numbers": counters["total"], "before": None, "vs": None})
+    return {"online": counters["online"], "today": today, "cards": cards}
+
+
+def daily(store, site, today: date, count: int) -> list[dict]:
+    """The history API's rows for ``count`` days ending today."""
+    return store.history(site, days_back(today, count))
+
+
+def top_lists(store, site, today: date) -> dict[str, list[dict]]:
+    return {name: store.top_pages_of_days(site, days_back(today, n), TOP_LIMIT) for name, n in TOP_PERIODS.items()}
+
+
+def not_counted(store, site, today: date) -> list[dict]:
+    """Per day, the hits not counted and why (CounterStore.not_counted), reasons it does not name summed as 'other'."""
+    rows = store.not_counted(site, days_back(today, NOT_COUNTED_DAYS))
+    return [{"date": r["date"], "day": date.fromisoformat(r["date"]), **{k: int(r.get(k, 0)) for k in NOT_COUNTED_REASONS},
+             "other": sum(int(v) for k, v in r.items() if k not in ("date", "day") and k not in NOT_COUNTED_REASONS)}
+            for r in rows]
+
+
+def site_rows(store, sites: list, now: datetime, week_start: int) -> list[dict]:
+    """The operator's table: one row per site with online, today, week, total and 30 days of visits."""
+    rows = []
+    for site in sites:
+        counters = store.read_counters(site, now, week_start)
+        trend = daily(store, site, keys.local_day(now, site.tz), 30)
+        rows.append({"site": site.id, "online": counters["online"], "today": counters["today"]["visits"],
+                     "week": counters["week"]["visits"], "total": counters["total"]["visits"],
+                     "trend": [r["visits"] for r in trend]})
+    return rows
