@@ -40,6 +40,11 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
     """The normalized page of a page URL or a raw path (``/a?id=2``), by the module's rule."""
+    return _page_key(url_or_path, tuple(page_params))
+
+
+@functools.lru_cache(maxsize=16384)
+def _page_key(url_or_path: str, page_params: tuple[str, ...]) -> str:
     if url_or_path.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in url_or_path[:10]:
         parts = urlsplit(url_or_path)
         path, query = parts.path, parts.query
@@ -47,7 +52,7 @@ def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
         path, _, rest = url_or_path.partition("?")
         path = path.partition("#")[0]
         query = rest.partition("#")[0]
-    return _normalize(path, query, tuple(page_params))
+    return _normalize(path, query, page_params)
 
 
 @functools.lru_cache(maxsize=16384)  # a site's hits mostly go to a few thousand pages
@@ -95,6 +100,7 @@ def _encode(text: str, safe: str) -> str:
                    else quote(ch, safe=safe) for ch in text)
 
 
+@functools.lru_cache(maxsize=16384)  # one entry per page URL, like page_key's
 def page_link(url_or_path: str, page: str, page_params: tuple[str, ...] = ()) -> str:
     """The path a link to ``page`` should use: as the portal spells it, with only the page_params
     of its query; '' when that is ``page`` itself (the common case: nothing to store)."""

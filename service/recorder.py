@@ -227,8 +227,7 @@ class BufferedRecorder:
                 raise
             metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
             self.failing, self._refusals = None, 0
-            for hit, outcome in zip(batch.hits, outcomes):
-                self._note(hit, outcome)
+            self._note_all(batch.hits, outcomes)
             if batch.replayed:
                 metrics.REPLAYED.inc(len(batch.hits))
             self._done(batch, batch.size)
@@ -287,9 +286,16 @@ class BufferedRecorder:
 
     def _note(self, hit: Hit, outcome: str) -> None:
         """Count a written hit's outcome; a flooding address is turned away until its minute ends."""
-        metrics.hits(outcome).inc()
-        if outcome == Outcome.IP_LIMITED:
-            self.blocks.block(hit.site, hit.client, hit.at.timestamp())
+        self._note_all([hit], [outcome])
+
+    def _note_all(self, hits: list[Hit], outcomes: list[str]) -> None:
+        # One increment per outcome and batch, not per hit: each is a locked shared-memory write.
+        for outcome, count in Counter(outcomes).items():
+            metrics.hits(outcome).inc(count)
+        if Outcome.IP_LIMITED in outcomes:
+            for hit, outcome in zip(hits, outcomes):
+                if outcome == Outcome.IP_LIMITED:
+                    self.blocks.block(hit.site, hit.client, hit.at.timestamp())
 
     def flush(self, timeout_seconds: float = 5.0) -> bool:
         """Write everything buffered now (tests, shutdown); True when the buffer is empty."""
