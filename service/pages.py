@@ -43,7 +43,7 @@ def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
     return _page_key(url_or_path, tuple(page_params))
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=16384)  # a site's hits mostly go to a few thousand pages
 def _page_key(url_or_path: str, page_params: tuple[str, ...]) -> str:
     if url_or_path.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in url_or_path[:10]:
         parts = urlsplit(url_or_path)
@@ -55,7 +55,6 @@ def _page_key(url_or_path: str, page_params: tuple[str, ...]) -> str:
     return _normalize(path, query, page_params)
 
 
-@functools.lru_cache(maxsize=16384)  # a site's hits mostly go to a few thousand pages
 def _normalize(path: str, query: str, page_params: tuple[str, ...]) -> str:
     segments = []
     for segment in _clean_path(path.lower()).split("/"):

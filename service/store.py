@@ -107,7 +107,7 @@ class ErrorLog:
 
 
 @contextlib.contextmanager
-def redis_errors(operation: str = "other", log_reply_error=None):
+def redis_errors(operation: str, log_reply_error: ErrorLog):
     """Time a Redis round trip; an outage raises StorageUnavailable, an error reply RedisReplyError."""
     started = time.perf_counter()
     try:
@@ -117,7 +117,7 @@ def redis_errors(operation: str = "other", log_reply_error=None):
         metrics.REDIS_ERRORS.labels(operation=operation, kind=kind).inc()
         if kind == "unavailable":
             raise StorageUnavailable() from exc
-        (log_reply_error or ErrorLog())(kind, operation, reply_message(exc))
+        log_reply_error(kind, operation, reply_message(exc))
         raise RedisReplyError(kind, reply_message(exc)) from exc
     metrics.REDIS_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
 

@@ -81,10 +81,9 @@ def admin_headers() -> dict:
 @pytest.fixture
 def gunicorn_processes():
     """Start gunicorn instances for a test; any still running at its end are stopped (by PID)."""
-    import signal
     import subprocess
 
-    from .servers import start_gunicorn
+    from .servers import start_gunicorn, stop_process
 
     started: list[subprocess.Popen] = []
 
@@ -95,10 +94,4 @@ def gunicorn_processes():
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +42,18 @@ def wait_for_total(base: str, site: str, pageviews: int, timeout_seconds: float 
         if body["total"]["pageviews"] >= pageviews or time.monotonic() > deadline:
             return body
         time.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen, timeout_seconds: float = 30) -> None:
+    """SIGTERM a process this test started (by PID), SIGKILL it if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> subprocess.Popen:

@@ -20,7 +20,7 @@ from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, dropped_total, hit
-from .servers import request
+from .servers import request, stop_process as stop
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -35,15 +35,6 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError("gunicorn did not start: " + log.read_text()[-2000:])
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def plain_env(redis_url: str, tmp_path: Path, port: int, **extra) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from ..context import clock, lookup_site, settings
+from ..context import clock, lookup_site, settings, store
 from ..cors import allow_any_origin
 from ..errors import BadRequest, UnknownSite
 from ..pages import page_key
@@ -43,7 +43,7 @@ def pages(site_id: str):
     now = clock()
     answer, stale = current_app.extensions["page_cache"].read(key, lambda: {
         "as_of": now.astimezone(site.tz).isoformat(timespec="seconds"),
-        "pages": current_app.extensions["store"].read_pages(site, normalized, now)})
+        "pages": store().read_pages(site, normalized, now)})
     return cacheable({"site": site.id, "as_of": answer["as_of"], "pages": answer["pages"], "stale": stale}, stale)
 
 
@@ -61,6 +61,6 @@ def top(site_id: str):
     now = clock()
     answer, stale = current_app.extensions["page_cache"].read((site.id, period, limit), lambda: {
         "as_of": now.astimezone(site.tz).isoformat(timespec="seconds"),
-        "pages": current_app.extensions["store"].top_pages(site, period, limit, now, settings().week_start_index)})
+        "pages": store().top_pages(site, period, limit, now, settings().week_start_index)})
     return cacheable({"site": site.id, "period": period, "as_of": answer["as_of"], "pages": answer["pages"],
                       "stale": stale}, stale)
