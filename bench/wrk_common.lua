@@ -60,24 +60,43 @@ end
 
 local PATHS = { "/", "/tin-tuc", "/tin-tuc/thoi-su", "/thong-bao", "/van-ban-phap-luat", "/lien-he",
                 "/gioi-thieu", "/thu-tuc-hanh-chinh", "/tin-tuc/kinh-te", "/ket-qua-thi" }
+local TITLE_WORDS = { "Tỉnh", "triển khai", "kế hoạch", "năm học", "thông báo", "kết quả", "kỳ thi",
+                      "tuyển sinh", "lớp 10", "chuyển đổi số", "hội nghị", "cải cách", "hành chính" }
+-- A page of the site: a section page, or (two in three) one of 50,000 articles per section,
+-- drawn log-uniformly as news traffic is spread (a few articles take most views, a long tail
+-- takes the rest; Zipf-like): within a 20 ms batch a popular article is seen several times.
 function M.page_path(r)
   local path = PATHS[r(#PATHS)]
-  if r(3) > 1 then path = path .. "/bai-viet-" .. r(50000) .. ".html" end
-  return path
+  local article = nil
+  if r(3) > 1 then
+    article = math.floor(math.exp(math.random() * math.log(50000)))
+    path = path .. "/bai-viet-" .. article .. ".html"
+  end
+  return path, article
 end
 
--- One beacon request's body and headers, as beacon.js's sendBeacon sends them (text/plain JSON),
--- for a random site of `sites` (each site's domain is <site>.bench.example.vn).
+-- document.title as beacon.js sends it: a Vietnamese headline fixed per article.
+local function title_of(path, article)
+  if not article then return "Cổng thông tin điện tử" end
+  local words, n = {}, article
+  for i = 1, 6 do
+    words[i] = TITLE_WORDS[n % #TITLE_WORDS + 1]
+    n = math.floor(n / 3) + i
+  end
+  return table.concat(words, " ") .. " (" .. article .. ")"
+end
+
+-- One beacon request's body and headers, as beacon.js sends them with sendBeacon (text/plain
+-- JSON, the page's title included), for a random site of `sites` (each site's domain is
+-- <site>.bench.example.vn).
 function M.beacon(r, sites)
   local site = sites[r(#sites)]
   local origin = "https://" .. site .. ".bench.example.vn"
-  local body
-  if r(10) <= 3 then
-    body = string.format('{"site":"%s","url":"%s%s","referrer":"https://www.google.com/"}',
-                         site, origin, M.page_path(r))
-  else
-    body = string.format('{"site":"%s","url":"%s%s"}', site, origin, M.page_path(r))
-  end
+  local path, article = M.page_path(r)
+  local referrer = ""
+  if r(10) <= 3 then referrer = ',"referrer":"https://www.google.com/"' end
+  local body = string.format('{"site":"%s","url":"%s%s"%s,"title":"%s"}', site, origin, path, referrer,
+                             title_of(path, article))
   return body, origin
 end
 

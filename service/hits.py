@@ -3,9 +3,9 @@ WSGI environ; the Hit written for a counted request; and the Outcome every hit e
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import keys
@@ -39,13 +39,16 @@ class Outcome(enum.StrEnum):
     @property
     def reported(self) -> bool:
         """Known when the hit is answered and said in X-Not-Counted (a 204 all the same)."""
-        return self in (Outcome.BOT, Outcome.NO_USER_AGENT, Outcome.USER_AGENT_TOO_LONG, Outcome.PREFETCH,
-                        Outcome.FOREIGN_DOMAIN, Outcome.RATE_LIMITED, Outcome.DROPPED)
+        return self in REPORTED
 
     @property
     def description(self) -> str:
         return OUTCOME_DESCRIPTIONS[self]
 
+
+REPORTED = frozenset({Outcome.BOT, Outcome.NO_USER_AGENT, Outcome.USER_AGENT_TOO_LONG, Outcome.PREFETCH,
+                      Outcome.FOREIGN_DOMAIN, Outcome.RATE_LIMITED, Outcome.DROPPED})
+"""The outcomes ``Outcome.reported`` names (a set: the route asks for every hit)."""
 
 OUTCOME_DESCRIPTIONS = {
     Outcome.VISIT: "counted, and a new visit began", Outcome.PAGEVIEW: "counted, within a visit",
@@ -62,9 +65,16 @@ OUTCOME_DESCRIPTIONS = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestFacts:
-    """What the request says of itself, read once from the WSGI environ."""
+PURPOSE_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
+"""Speculative-load headers, as WSGI names them."""
+
+
+class RequestFacts(NamedTuple):
+    """What the request says of itself, read once from the WSGI environ.
+
+    Values of the hit's path are named tuples: immutable like frozen dataclasses, and made in
+    a fifth of the time (every request makes one of each).
+    """
 
     agent: str
     """The User-Agent, stripped: the filters judge it and the visitor hash uses it."""
@@ -75,17 +85,14 @@ class RequestFacts:
     origin: str | None
     """The Origin header a browser sends cross-origin, or None."""
 
-    PURPOSE_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
-
     @classmethod
     def from_environ(cls, environ: dict) -> RequestFacts:
-        purpose = " ".join(environ[name].lower() for name in cls.PURPOSE_HEADERS if environ.get(name))
+        purpose = " ".join(environ[name].lower() for name in PURPOSE_HEADERS if environ.get(name))
         return cls(environ.get("HTTP_USER_AGENT", "").strip(), environ.get("REMOTE_ADDR") or "", purpose,
                    environ.get("HTTP_ORIGIN"))
 
 
-@dataclasses.dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One hit ready to write: who, where, what, and when (the service's clock)."""
 
     site: str

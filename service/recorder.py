@@ -259,7 +259,7 @@ class BufferedRecorder:
                 if not all(site.owns(host) for host in hit.unchecked_hosts):
                     metrics.hits(Outcome.FOREIGN_DOMAIN).inc()
                     continue
-                hit = dataclasses.replace(hit, timezone=site.timezone, day=None, unchecked_hosts=())
+                hit = hit._replace(timezone=site.timezone, day=None, unchecked_hosts=())
             kept.append(hit)
         batch.hits = kept
 
