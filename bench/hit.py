@@ -37,11 +37,13 @@ def measure(bench: Bench, service: Service, kind: str, mix: str) -> dict:
     commands0, own0 = store.commandstats(), collections.Counter(store.own_commands)
     pageviews0 = store.pageviews()
     cpu0, redis_cpu0, wrk_cpu0 = service.cpu_seconds(), store.cpu_seconds(), children_cpu()
+    workers0 = service.worker_ticks()
     result = run_wrk(service.base + path, MIXES[mix][1](args.agents), args.duration, args.connections,
                      args.wrk_threads)
     if kind == "hit":
         wait_drained(service, store, quiet_polls=3 if service.mode.flush_ms else 1)
     cpu1, redis_cpu1, wrk_cpu1 = service.cpu_seconds(), store.cpu_seconds(), children_cpu()
+    spent = [ticks - workers0.get(pid, ticks) for pid, ticks in service.worker_ticks().items()]
     pageviews1 = store.pageviews()
     commands = store.commands_since(commands0, own0)
     metrics1 = service.metrics()
@@ -58,6 +60,8 @@ def measure(bench: Bench, service: Service, kind: str, mix: str) -> dict:
         "service_cpu_us": (cpu1 - cpu0) / n * 1e6,
         "redis_cpu_us": (redis_cpu1 - redis_cpu0) / n * 1e6,
         "wrk_cpu_us": (wrk_cpu1 - wrk_cpu0) / n * 1e6,
+        # 1/workers: spread evenly; 1.0: one worker served it all (half the throughput on 2 cores)
+        "busiest_worker_share": max(spent, default=0) / max(sum(spent), 1),
         "loadavg": loadavg(),
     })
     return result
@@ -83,7 +87,8 @@ def bench_mode(bench: Bench, mode: Mode, mixes: list[str]) -> dict:
                     runs.append(run)
                     log(f"  {mode.name} round {round_number + 1} {mix} {kind}: {run['rps']:,.0f} req/s, "
                         f"{run['service_cpu_us']:,.0f} CPU µs/req, p99 {run['latency_us']['p99'] / 1000:.2f} ms, "
-                        f"errors {run['errors_total']}, counted {run['counted']}, load {run['loadavg']}")
+                        f"errors {run['errors_total']}, counted {run['counted']}, busiest worker "
+                        f"{run['busiest_worker_share']:.0%} of the CPU, load {run['loadavg']}")
         return {"mode": mode, "runs": runs}
 
 
@@ -110,6 +115,7 @@ def summarize(mode: Mode, mix: str, runs: list[dict]) -> dict:
         "redis_cpu_hit": median([h["redis_cpu_us"] for h in hits]),
         "wrk_cpu_hit": median([h["wrk_cpu_us"] for h in hits]),
         "errors": sum(r["errors_total"] for r in floors + hits),
+        "busiest_worker": max((r.get("busiest_worker_share", 0) for r in floors + hits), default=0),
         "not_counted": {k: int(v) for k, v in outcomes.items() if k not in COUNTED and v},
         "loadavg": [r["loadavg"] for r in floors + hits],
     }
@@ -125,7 +131,7 @@ def hit_table(summaries: list[dict]) -> str:
     rows = []
     for s in summaries:
         if "error" in s:
-            rows.append([s["mode"].name, "failed: " + s["error"]] + [""] * 10)
+            rows.append([s["mode"].name, "failed: " + s["error"]] + [""] * 11)
             continue
         rows.append([
             s["mode"].name + (" (image default)" if s["mode"] == IMAGE_DEFAULT else ""), MIXES[s["mix"]][0],
@@ -133,10 +139,12 @@ def hit_table(summaries: list[dict]) -> str:
             f"{fmt(s['service_cpu_floor'])} / {fmt(s['service_cpu_hit'])}", _range(s, "cpu_ratio"),
             fmt(s["redis_cpu_hit"]), fmt(s["wrk_cpu_hit"]), f"{s['floor_p99']:.1f} / {s['hit_p50']:.1f} / {s['hit_p99']:.1f}",
             ", ".join(f"{k} {v:,}" for k, v in s["not_counted"].items()) or "none", f"{s['errors']:,}",
+            f"{s['busiest_worker']:.0%}",
         ])
     return table(["mode", "User-Agents", "floor req/s", "hit req/s", "hit/floor req/s (min–max)",
                   "gunicorn CPU µs/req floor / hit", "floor/hit CPU (min–max)", "Redis CPU µs/hit",
-                  "wrk CPU µs/hit", "p99 floor / p50, p99 hit ms", "not counted", "wrk errors"], rows)
+                  "wrk CPU µs/hit", "p99 floor / p50, p99 hit ms", "not counted", "wrk errors",
+                  "busiest worker's CPU share (max)"], rows)
 
 
 def run(bench: Bench, modes: list[Mode]) -> list[Section]:
@@ -160,6 +168,8 @@ def run(bench: Bench, modes: list[Mode]) -> list[Section]:
              "`user_agent_too_long`). 4 sites, one client IP. CPU columns: µs of CPU per request from /proc "
              "(gunicorn master + workers), INFO cpu (Redis) and getrusage (wrk); all share the same 2 cores, "
              "which makes the CPU figures steadier than req/s here. floor/hit CPU is the floor's CPU per "
-             "request over the hit's (1.00: a hit costs the service no more than the floor).")
+             "request over the hit's (1.00: a hit costs the service no more than the floor). The busiest "
+             "worker's share of the workers' CPU (max over the mode's runs; 50 % is even on 2 workers) shows "
+             "runs whose connections landed on one worker.")
     return [Section("POST /api/v1/hit vs the framework floor (POST /bench/floor)", intro, hit_table(summaries)),
             round_trips.section([s for s in summaries if s.get("mix") != "long"])]

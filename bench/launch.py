@@ -247,6 +247,10 @@ class Service:
         """CPU used so far by the master and its workers."""
         return sum(cpu_ticks(pid) for pid in [self.process.pid, *self.workers()]) / TICK
 
+    def worker_ticks(self) -> dict[int, int]:
+        """CPU ticks so far of each worker (for how evenly a run spread over them)."""
+        return {pid: cpu_ticks(pid) for pid in self.workers()}
+
     def stop(self) -> None:
         """SIGTERM the master (by PID): workers flush their buffers and exit."""
         if not self.process or self.process.poll() is not None:

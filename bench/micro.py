@@ -11,6 +11,7 @@ section that starts this script in a fresh process and tables its answer.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import secrets
@@ -124,7 +125,53 @@ def main() -> None:
     out["Flask test client: POST /api/v1/hit, a new User-Agent each call"] = best(
         lambda: client_.post("/api/v1/hit", data=body, headers={**request_headers, "User-Agent": next(new_agents)},
                              environ_base=environ), 1000)
+    out.update(steps_in_context(app, client_, body, request_headers, environ, agents))
     print(json.dumps(out))
+
+
+def steps_in_context(app, client, body: bytes, headers: dict, environ: dict, agents: list[str]) -> dict[str, float]:
+    """µs of each pipeline step inside whole requests (caches cold as in a server, unlike the rows
+    above), and of the flusher thread per hit, for pooled agents and for a new agent each request."""
+    pipeline, recorder = app.extensions["hits"], app.extensions["recorder"]
+    spent: collections.Counter = collections.Counter()
+
+    def timed(name, step):
+        def run(*args):
+            started = time.perf_counter_ns()
+            try:
+                return step(*args)
+            finally:
+                spent[name] += time.perf_counter_ns() - started
+        return run
+
+    steps, record, write_all = pipeline._steps, pipeline.record, recorder._write_all
+    pipeline._steps = [timed(name, step) for name, step in zip(pipeline.STEPS, steps)]
+    pipeline.record = timed("record", record)
+
+    def write_timed():  # the flusher thread's own CPU (thread_time), not the wait for Redis
+        started = time.thread_time_ns()
+        try:
+            return write_all()
+        finally:
+            spent["flusher thread (CPU)"] += time.thread_time_ns() - started
+    recorder._write_all = write_timed
+    out = {}
+    number = 5000
+    for label, agent_of in (("pooled agents", lambda i: agents[i % 2000]),
+                            ("a new agent each request", lambda i: f"{agents[i % 2000]} Zalo android/{i}")):
+        for i in range(2000):  # the pooled agents' verdicts cached, as after the bench's warm-up
+            client.post("/api/v1/hit", data=body, headers={**headers, "User-Agent": agents[i]}, environ_base=environ)
+        recorder.flush()
+        spent.clear()
+        offset = 100_000 * len(out)
+        for i in range(number):
+            client.post("/api/v1/hit", data=body, headers={**headers, "User-Agent": agent_of(offset + i)},
+                        environ_base=environ)
+        recorder.flush()
+        for name, ns in spent.items():
+            out[f"in a request, {label}: {name}"] = ns / number / 1000
+    pipeline._steps, pipeline.record, recorder._write_all = steps, record, write_all
+    return out
 
 
 def run(bench: Bench) -> list[Section]:
