@@ -44,6 +44,16 @@ def wait_for_total(base: str, site: str, pageviews: int, timeout_seconds: float 
         time.sleep(0.05)
 
 
+def wait_for(condition, timeout_seconds: float = 30.0):
+    """Poll ``condition`` until it answers something true or time runs out; answer its last value."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
 def stop_process(process: subprocess.Popen, timeout_seconds: float = 30) -> None:
     """SIGTERM a process this test started (by PID), SIGKILL it if it does not stop in time."""
     if process.poll() is not None:
@@ -56,8 +66,9 @@ def stop_process(process: subprocess.Popen, timeout_seconds: float = 30) -> None
         process.wait()
 
 
-def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> subprocess.Popen:
-    """Start `gunicorn -c python:service.gunicorn_config 'service:create_app()'` with two workers."""
+def launch_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> tuple[subprocess.Popen, Path]:
+    """Start `gunicorn -c python:service.gunicorn_config 'service:create_app()'` with two workers
+    on 127.0.0.1:``port``, without waiting; answer the process and its log (stderr)."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"gunicorn-{port}.log"
     env = {**os.environ, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "WEB_CONCURRENCY": "2",
@@ -67,6 +78,12 @@ def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> 
            "REDIS_TIMEOUT_SECONDS": "1", **env_overrides}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_config",
                                 "service:create_app()"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    return process, log
+
+
+def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> subprocess.Popen:
+    """Launch gunicorn (`launch_gunicorn`) and wait until it answers /healthz."""
+    process, log = launch_gunicorn(redis_url, folder, port, **env_overrides)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -76,3 +93,8 @@ def start_gunicorn(redis_url: str, folder: Path, port: int, **env_overrides) -> 
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start: " + log.read_text()[-3000:])
+
+
+def worker_pids(master: int) -> list[int]:
+    """The PIDs of a gunicorn master's workers (its child processes)."""
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]

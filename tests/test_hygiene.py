@@ -20,7 +20,7 @@ from service.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, dropped_total, hit
-from .servers import request, stop_process as stop
+from .servers import request, stop_process as stop, worker_pids
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -69,10 +69,6 @@ def test_plain_gunicorn_in_the_project_folder_sums_metrics_over_workers(redis_ur
     finally:
         stop(process)
     assert list((tmp_path / "tmp").iterdir()) == []  # no va-metrics-* folder left behind
-
-
-def worker_pids(master: int) -> list[int]:
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
 
 
 def counted(metrics: str) -> float:

@@ -10,7 +10,6 @@ import signal
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import redis
@@ -24,7 +23,7 @@ from service.hits import Hit
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site, counters, hit
 from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
-from .servers import request
+from .servers import request, wait_for, worker_pids
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
 
@@ -45,15 +44,6 @@ def send_hit(base: str, n: int, site: str = "travinh", url: str = "https://travi
 
 def total_pageviews(url: str, site: str = "travinh") -> int:
     return int(redis.Redis.from_url(url).hget(f"va:{{{site}}}:tot", "pageviews") or 0)
-
-
-def wait_for(condition, timeout_seconds: float = 30.0):
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def test_service_restarted_during_an_outage_counts_every_hit(own_redis, tmp_path, gunicorn_processes):
@@ -86,10 +76,6 @@ def _sample(metrics: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def worker_pids(master: int) -> list[int]:
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
 
 
 def test_worker_killed_while_replaying_a_journal_loses_nothing(own_redis, tmp_path, gunicorn_processes):
