@@ -17,6 +17,7 @@ from service import create_app, keys
 from service.cli import main
 from service.hits import Hit
 from service.pages import page_key
+from service.sites import Site
 from service.store import CounterStore, Limits
 
 from .conftest import CHROME
@@ -196,6 +197,24 @@ def test_a_flood_of_200000_invented_urls_keeps_redis_bounded(redis_url, redis_cl
     print(f"\n200,000 invented URLs: {len(site_keys)} keys, {memory / 2**20:.1f} MiB")  # figures for -s runs
     assert memory < 40 * 2**20, memory  # the three page structures at the cap, nothing per extra URL
     assert int(redis_client.hget(keys.total("travinh"), "pageviews")) == 200_000
+
+
+def test_odd_titles_links_and_pages_round_trip_through_the_packed_hits(redis_url, redis_client):
+    """Whatever bytes a title, link or page holds (NUL, quotes, long Vietnamese, emoji), Redis
+    stores them as sent: the hits reach the script packed (MessagePack) on every server kind."""
+    store = CounterStore.from_url(redis_url, Limits(300, 1800, 10**9), timeout_seconds=10)
+    store.put_site(Site("travinh", ("travinh.gov.vn",), "Asia/Ho_Chi_Minh"))
+    now = datetime.now(timezone.utc)
+    odd = ["nul\x00inside", "quotes \" ' ` and \\ backslash", "Tỉnh Trà Vinh: " + "ứ" * 185,
+           "emoji 🇻🇳 👍🏽 𝕏", "%00 %ff \ufeff \u202e", "\x7f\x01 control", "a" * 200, "-- ]] ' lua"]
+    hits = [Hit("travinh", f"v{n}", "pageview", now + timedelta(milliseconds=n), "Asia/Ho_Chi_Minh", "c",
+                page=f"/trang/{n}/{text[:20]}", title=text, link=f"/Trang/{n}/{text}") for n, text in enumerate(odd)]
+    assert all(outcome.counts for outcome in store.record_hits(hits, "odd"))
+    for hit_ in hits:
+        assert redis_client.zscore(keys.pages_all("travinh"), hit_.page) == 1
+        assert redis_client.hget(keys.page_titles("travinh"), hit_.page).decode() == hit_.title
+        assert redis_client.hget(keys.page_links("travinh"), hit_.page).decode() == hit_.link
+    assert redis_client.zscore(keys.online("travinh"), "v7") == int(hits[7].at.timestamp() * 1000)
 
 
 def test_past_days_are_trimmed_and_expire(app_config, redis_client):

@@ -3,7 +3,11 @@
 -- runs when it is out of memory or a read-only replica, so a batch is never half applied.
 --
 -- Count a batch of hits of ONE site on ONE local day, atomically and at most once.
--- Every key is passed in KEYS (built by service/keys.py), so the script runs on Redis Cluster.
+-- Every key is passed in KEYS (built by service/keys.py), the per-hit ones too, although they
+-- share the site's {site} hash tag (so its slot) and could be built here from a prefix: Redis's
+-- EVAL docs ask for every key a script touches to be declared, Cluster routes the call and
+-- checks a slot being migrated by the declared keys, and ACL key patterns and servers that
+-- lock keys by KEYS rely on them too.
 --
 -- KEYS[1] batch marker (set last; a replayed batch finds it and changes nothing)
 -- KEYS[2] the site's settings hash (gone: the site was removed, nothing is written)
@@ -12,19 +16,20 @@
 -- KEYS[7] the day's page views zset               KEYS[8] the day before's (trimmed, once past)
 -- KEYS[9] all-time page views zset                KEYS[10] page titles hash
 -- KEYS[11] the day's not-counted hash (reason -> hits)   KEYS[12] page links hash
--- then for hit i (0-based), at k = 12 + 2*i:
---   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
---   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
+-- then, for the n hits of ARGV[14], hit i (1-based):
+--   KEYS[12 + i] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
+--   KEYS[12 + n + i] the client address's hits in this minute (address hashed like visitors),
+--   passed only when ARGV[5] sets a per-address limit
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
 -- ARGV[4] batch marker lifetime (s)   ARGV[5] hits a minute one address may send (0: no limit)
 -- ARGV[6] day visits field   ARGV[7] day pageviews field   ARGV[8] day visitors field
 -- ARGV[9] seconds the day's visitor set must still live
 -- ARGV[10] most distinct pages a day counts per page   ARGV[11] seconds the day's page views must live
 -- ARGV[12] top pages a past day keeps   ARGV[13] seconds the day's not-counted hash must live
--- then for hit i, at a = 13 + 6*i:
---   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
---   ARGV[a+4] page ('' for none)   ARGV[a+5] title ('' for none)
---   ARGV[a+6] the page's path as the portal spells it ('' when it is the page itself)
+-- ARGV[14] the hits, MessagePack (store.pack_hits): an array of columns, each one value per hit:
+--   visitor ids, hit times (unix ms, the service's clock), kinds ('pageview' or 'ping'), pages
+--   ('' for none), titles ('' for none), the pages' paths as the portal spells them ('' when
+--   that is the page itself)
 -- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
 -- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
 -- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
@@ -167,13 +172,15 @@ local function count(state, visitor, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 12) / 2 - 1 do
-  local k, a = 12 + 2 * i, 13 + 6 * i
-  local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
+-- Columns, not one array per hit: unpacked into 6 tables however many hits there are.
+local hit_visitor, hit_at, hit_kind, hit_page, hit_title, hit_link = unpack(cmsgpack.unpack(ARGV[14]))
+local hit_count = #hit_at
+for i = 1, hit_count do
+  local visitor, now, kind = hit_visitor[i], hit_at[i], hit_kind[i]
   local outcome
   local flooding = false
   if address_cap > 0 then
-    flooding = address_flooding(KEYS[k + 2])
+    flooding = address_flooding(KEYS[12 + hit_count + i])
     if type(flooding) == 'table' then
       return flooding  -- an error reply, before any write
     end
@@ -190,9 +197,9 @@ for i = 0, (#KEYS - 12) / 2 - 1 do
     if kind == 'ping' then
       outcome = 'ping'
     else
-      outcome = count(session_of(KEYS[k + 1]), visitor, now)
+      outcome = count(session_of(KEYS[12 + i]), visitor, now)
       if outcome ~= 'rate_limited' then
-        count_page(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
+        count_page(hit_page[i], hit_title[i], hit_link[i])
       end
     end
   end
