@@ -199,6 +199,46 @@ def test_a_flood_of_200000_invented_urls_keeps_redis_bounded(redis_url, redis_cl
     assert int(redis_client.hget(keys.total("travinh"), "pageviews")) == 200_000
 
 
+@pytest.mark.parametrize("room", [1, 3])
+def test_a_batch_that_reaches_the_cap_counts_pages_in_the_order_first_seen(redis_url, redis_client, room):
+    """A day with room for ``room`` more pages gets a batch of room + 1 new ones (and a page it
+    has): exactly ``room`` new pages count per page, the last one first seen counts for the site
+    only; a batch of ``room`` new pages (no ZMSCORE asked) counts them all."""
+    cap = 20
+    store = CounterStore.from_url(redis_url, Limits(300, 1800, 10**9, pages_per_day=cap), timeout_seconds=10)
+    store.put_site(Site("travinh", ("travinh.gov.vn",), "Asia/Ho_Chi_Minh"))
+    now = datetime.now(timezone.utc)
+    day = now.astimezone(HCM).date()
+
+    def batch(pages: list[str], batch_id: str) -> list:
+        hits = [Hit("travinh", f"v{n}", "pageview", now, "Asia/Ho_Chi_Minh", "c", page=page, title=page.upper())
+                for n, page in enumerate(pages)]
+        return store.record_hits(hits, batch_id)
+
+    batch([f"/old/{n}" for n in range(cap - room)], "fill")
+    new = [f"/new/{n}" for n in range(room + 1)]
+    # Each new page twice; the last one is first seen after a page the day already has.
+    outcomes = batch([*new[:-1], "/old/0", new[-1], *new], "reaching")
+    assert all(outcome.counts for outcome in outcomes)
+    scores = dict(redis_client.zrange(keys.pages_day("travinh", day), 0, -1, withscores=True))
+    assert len(scores) == cap
+    assert [scores.get(page.encode()) for page in new] == [2.0] * room + [None]
+    assert scores[b"/old/0"] == 2.0
+    assert redis_client.zscore(keys.pages_all("travinh"), new[-1]) is None
+    assert redis_client.hget(keys.page_titles("travinh"), new[-1]) is None
+    assert redis_client.hget(keys.page_titles("travinh"), new[0]) == new[0].upper().encode()
+    assert store.pages_over_cap == {"travinh": day}
+    assert int(redis_client.hget(keys.total("travinh"), "pageviews")) == cap - room + 2 * room + 3
+
+    redis_client.zrem(keys.pages_day("travinh", day), *new)  # room for `room` pages again
+    store.pages_over_cap.clear()
+    asked = redis_client.info("commandstats").get("cmdstat_zmscore", {}).get("calls", 0)
+    batch([f"/more/{n}" for n in range(room)], "exactly")
+    assert redis_client.zcard(keys.pages_day("travinh", day)) == cap
+    assert store.pages_over_cap == {}
+    assert redis_client.info("commandstats").get("cmdstat_zmscore", {}).get("calls", 0) == asked
+
+
 def test_odd_titles_links_and_pages_round_trip_through_the_packed_hits(redis_url, redis_client):
     """Whatever bytes a title, link or page holds (NUL, quotes, long Vietnamese, emoji), Redis
     stores them as sent: the hits reach the script packed (MessagePack) on every server kind."""
