@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+import msgpack
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import (AuthenticationError, AuthorizationError, ClusterDownError, ConnectionError,
@@ -35,6 +36,8 @@ SALT_CHECK_SECONDS = 5.0
 second worker's salt is adopted), so one visitor stays one visitor."""
 BASELINE_LOG_LENGTH = 100
 """Baseline audit entries kept per site."""
+REPLIED = {outcome.value.encode(): outcome for outcome in Outcome}
+"""An outcome as record_hits.lua answers it (bytes) -> the Outcome."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,18 +369,17 @@ class CounterStore:
         for number, ((site, zone, day), indexes) in enumerate(groups.items()):
             day_keys = keys.for_day(site, ZoneInfo(zone), day)
             marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
+            group = [hits[index] for index in indexes]
+            at_ms = [int(hit.at.timestamp() * 1000) for hit in group]
             names = [marker, day_keys.config, day_keys.online, day_keys.history, day_keys.visitors, day_keys.total,
                      day_keys.pages, day_keys.pages_before, day_keys.pages_all, day_keys.titles, day_keys.not_counted,
-                     day_keys.links]
-            newest = max(int(hits[index].at.timestamp()) for index in indexes)
+                     day_keys.links, *[day_keys.session(hit.visitor) for hit in group]]
+            if limits.address_hits_per_minute:  # the script reads these only to apply that limit
+                names += [day_keys.address_minute(hit.client, ms // 60000) for hit, ms in zip(group, at_ms)]
+            newest = max(at_ms) // 1000
             args = [*shared, *day_keys.fields, max(60, day_keys.visitors_deadline - newest),
                     limits.pages_per_day, max(60, day_keys.pages_deadline - newest), keys.PAGES_KEPT_PER_PAST_DAY,
-                    max(60, day_keys.not_counted_deadline - newest)]
-            for index in indexes:
-                hit = hits[index]
-                at_ms = int(hit.at.timestamp() * 1000)
-                names += (day_keys.session(hit.visitor), day_keys.address_minute(hit.client, at_ms // 60000))
-                args += (hit.visitor, at_ms, hit.kind, hit.page, hit.title, hit.link)
+                    max(60, day_keys.not_counted_deadline - newest), pack_hits(group, at_ms)]
             calls.append((names, args))
         try:
             with redis_errors("record", self.log_reply_error):
@@ -392,11 +394,11 @@ class CounterStore:
         for (site, _, day), indexes, reply in zip(groups, groups.values(), replies):
             if isinstance(reply, bytes):  # 'duplicate': written before; 'unknown_site': removed meanwhile
                 for index in indexes:
-                    outcomes[index] = Outcome(reply.decode())
+                    outcomes[index] = REPLIED[reply]
                 continue
             per_hit, over_cap = reply
             for position, index in enumerate(indexes):
-                outcomes[index] = Outcome(per_hit[position].decode())
+                outcomes[index] = REPLIED[per_hit[position]]
             if over_cap:
                 metrics.PAGES_OVER_CAP.inc(over_cap)
                 self.pages_over_cap[site] = day
@@ -405,6 +407,8 @@ class CounterStore:
     @staticmethod
     def _drop_commands(drops: dict, hits: list[Hit]) -> list[tuple]:
         """HINCRBY/EXPIRE commands counting hits turned away at once, keyed (site, zone, day) -> {reason: n}."""
+        if not drops:
+            return []  # most batches: no newest hit time to look for
         newest = int(max(h.at.timestamp() for h in hits)) if hits else int(time.time())
         commands = []
         for (site, zone, day), reasons in drops.items():
@@ -706,6 +710,12 @@ def period_days(period: str, today: date, week_start: int) -> list[date]:
     if period == "month":
         return [today.replace(day=n) for n in range(1, today.day + 1)]
     raise ValueError(f"unknown period {period!r}")
+
+
+def pack_hits(hits: list[Hit], at_ms: list[int]) -> bytes:
+    """Pack the per-hit fields of record_hits.lua (its ARGV[14]) as MessagePack, one column per field."""
+    return msgpack.packb(([hit.visitor for hit in hits], at_ms, [hit.kind for hit in hits], [hit.page for hit in hits],
+                          [hit.title for hit in hits], [hit.link for hit in hits]))
 
 
 def _script(name: str) -> str:

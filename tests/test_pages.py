@@ -17,6 +17,7 @@ from service import create_app, keys
 from service.cli import main
 from service.hits import Hit
 from service.pages import page_key
+from service.sites import Site
 from service.store import CounterStore, Limits
 
 from .conftest import CHROME
@@ -196,6 +197,64 @@ def test_a_flood_of_200000_invented_urls_keeps_redis_bounded(redis_url, redis_cl
     print(f"\n200,000 invented URLs: {len(site_keys)} keys, {memory / 2**20:.1f} MiB")  # figures for -s runs
     assert memory < 40 * 2**20, memory  # the three page structures at the cap, nothing per extra URL
     assert int(redis_client.hget(keys.total("travinh"), "pageviews")) == 200_000
+
+
+@pytest.mark.parametrize("room", [1, 3])
+def test_a_batch_that_reaches_the_cap_counts_pages_in_the_order_first_seen(redis_url, redis_client, room):
+    """A day with room for ``room`` more pages gets a batch of room + 1 new ones (and a page it
+    has): exactly ``room`` new pages count per page, the last one first seen counts for the site
+    only; a batch of ``room`` new pages (no ZMSCORE asked) counts them all."""
+    cap = 20
+    store = CounterStore.from_url(redis_url, Limits(300, 1800, 10**9, pages_per_day=cap), timeout_seconds=10)
+    store.put_site(Site("travinh", ("travinh.gov.vn",), "Asia/Ho_Chi_Minh"))
+    now = datetime.now(timezone.utc)
+    day = now.astimezone(HCM).date()
+
+    def batch(pages: list[str], batch_id: str) -> list:
+        hits = [Hit("travinh", f"v{n}", "pageview", now, "Asia/Ho_Chi_Minh", "c", page=page, title=page.upper())
+                for n, page in enumerate(pages)]
+        return store.record_hits(hits, batch_id)
+
+    batch([f"/old/{n}" for n in range(cap - room)], "fill")
+    new = [f"/new/{n}" for n in range(room + 1)]
+    # Each new page twice; the last one is first seen after a page the day already has.
+    outcomes = batch([*new[:-1], "/old/0", new[-1], *new], "reaching")
+    assert all(outcome.counts for outcome in outcomes)
+    scores = dict(redis_client.zrange(keys.pages_day("travinh", day), 0, -1, withscores=True))
+    assert len(scores) == cap
+    assert [scores.get(page.encode()) for page in new] == [2.0] * room + [None]
+    assert scores[b"/old/0"] == 2.0
+    assert redis_client.zscore(keys.pages_all("travinh"), new[-1]) is None
+    assert redis_client.hget(keys.page_titles("travinh"), new[-1]) is None
+    assert redis_client.hget(keys.page_titles("travinh"), new[0]) == new[0].upper().encode()
+    assert store.pages_over_cap == {"travinh": day}
+    assert int(redis_client.hget(keys.total("travinh"), "pageviews")) == cap - room + 2 * room + 3
+
+    redis_client.zrem(keys.pages_day("travinh", day), *new)  # room for `room` pages again
+    store.pages_over_cap.clear()
+    asked = redis_client.info("commandstats").get("cmdstat_zmscore", {}).get("calls", 0)
+    batch([f"/more/{n}" for n in range(room)], "exactly")
+    assert redis_client.zcard(keys.pages_day("travinh", day)) == cap
+    assert store.pages_over_cap == {}
+    assert redis_client.info("commandstats").get("cmdstat_zmscore", {}).get("calls", 0) == asked
+
+
+def test_odd_titles_links_and_pages_round_trip_through_the_packed_hits(redis_url, redis_client):
+    """Whatever bytes a title, link or page holds (NUL, quotes, long Vietnamese, emoji), Redis
+    stores them as sent: the hits reach the script packed (MessagePack) on every server kind."""
+    store = CounterStore.from_url(redis_url, Limits(300, 1800, 10**9), timeout_seconds=10)
+    store.put_site(Site("travinh", ("travinh.gov.vn",), "Asia/Ho_Chi_Minh"))
+    now = datetime.now(timezone.utc)
+    odd = ["nul\x00inside", "quotes \" ' ` and \\ backslash", "Tỉnh Trà Vinh: " + "ứ" * 185,
+           "emoji 🇻🇳 👍🏽 𝕏", "%00 %ff \ufeff \u202e", "\x7f\x01 control", "a" * 200, "-- ]] ' lua"]
+    hits = [Hit("travinh", f"v{n}", "pageview", now + timedelta(milliseconds=n), "Asia/Ho_Chi_Minh", "c",
+                page=f"/trang/{n}/{text[:20]}", title=text, link=f"/Trang/{n}/{text}") for n, text in enumerate(odd)]
+    assert all(outcome.counts for outcome in store.record_hits(hits, "odd"))
+    for hit_ in hits:
+        assert redis_client.zscore(keys.pages_all("travinh"), hit_.page) == 1
+        assert redis_client.hget(keys.page_titles("travinh"), hit_.page).decode() == hit_.title
+        assert redis_client.hget(keys.page_links("travinh"), hit_.page).decode() == hit_.link
+    assert redis_client.zscore(keys.online("travinh"), "v7") == int(hits[7].at.timestamp() * 1000)
 
 
 def test_past_days_are_trimmed_and_expire(app_config, redis_client):

@@ -3,7 +3,11 @@
 -- runs when it is out of memory or a read-only replica, so a batch is never half applied.
 --
 -- Count a batch of hits of ONE site on ONE local day, atomically and at most once.
--- Every key is passed in KEYS (built by service/keys.py), so the script runs on Redis Cluster.
+-- Every key is passed in KEYS (built by service/keys.py), the per-hit ones too, although they
+-- share the site's {site} hash tag (so its slot) and could be built here from a prefix: Redis's
+-- EVAL docs ask for every key a script touches to be declared, Cluster routes the call and
+-- checks a slot being migrated by the declared keys, and ACL key patterns and servers that
+-- lock keys by KEYS rely on them too.
 --
 -- KEYS[1] batch marker (set last; a replayed batch finds it and changes nothing)
 -- KEYS[2] the site's settings hash (gone: the site was removed, nothing is written)
@@ -12,19 +16,20 @@
 -- KEYS[7] the day's page views zset               KEYS[8] the day before's (trimmed, once past)
 -- KEYS[9] all-time page views zset                KEYS[10] page titles hash
 -- KEYS[11] the day's not-counted hash (reason -> hits)   KEYS[12] page links hash
--- then for hit i (0-based), at k = 12 + 2*i:
---   KEYS[k+1] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
---   KEYS[k+2] the client address's hits in this minute (address hashed like visitors)
+-- then, for the n hits of ARGV[14], hit i (1-based):
+--   KEYS[12 + i] visitor's session: "<last hit ms>:<minute>:<hits in that minute>"
+--   KEYS[12 + n + i] the client address's hits in this minute (address hashed like visitors),
+--   passed only when ARGV[5] sets a per-address limit
 -- ARGV[1] online window (ms)   ARGV[2] visit timeout (ms)   ARGV[3] hits a minute one visitor may send
 -- ARGV[4] batch marker lifetime (s)   ARGV[5] hits a minute one address may send (0: no limit)
 -- ARGV[6] day visits field   ARGV[7] day pageviews field   ARGV[8] day visitors field
 -- ARGV[9] seconds the day's visitor set must still live
 -- ARGV[10] most distinct pages a day counts per page   ARGV[11] seconds the day's page views must live
 -- ARGV[12] top pages a past day keeps   ARGV[13] seconds the day's not-counted hash must live
--- then for hit i, at a = 13 + 6*i:
---   ARGV[a+1] visitor id   ARGV[a+2] hit time (unix ms, the service's clock)   ARGV[a+3] 'pageview' or 'ping'
---   ARGV[a+4] page ('' for none)   ARGV[a+5] title ('' for none)
---   ARGV[a+6] the page's path as the portal spells it ('' when it is the page itself)
+-- ARGV[14] the hits, MessagePack (store.pack_hits): an array of columns, each one value per hit:
+--   visitor ids, hit times (unix ms, the service's clock), kinds ('pageview' or 'ping'), pages
+--   ('' for none), titles ('' for none), the pages' paths as the portal spells them ('' when
+--   that is the page itself)
 -- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
 -- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
 -- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
@@ -68,7 +73,22 @@ end
 
 local window, timeout, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local address_cap = tonumber(ARGV[5])
-local CHUNK = 500  -- arguments per variadic call, well under Lua's stack limit
+local CHUNK = 500  -- arguments per variadic call, well under Lua's stack limit (even: pairs stay whole)
+
+-- One variadic command (with an optional flag before the arguments) over ``args``, CHUNK at a
+-- time; its replies, one per chunk.
+local function in_chunks(command, key, flag, args)
+  local replies = {}
+  for first = 1, #args, CHUNK do
+    local last = math.min(first + CHUNK - 1, #args)
+    if flag then
+      replies[#replies + 1] = redis.call(command, key, flag, unpack(args, first, last))
+    else
+      replies[#replies + 1] = redis.call(command, key, unpack(args, first, last))
+    end
+  end
+  return replies
+end
 
 local sessions = {}        -- session key -> {last, minute, in_minute, existed, advanced}
 local addresses = {}       -- address key -> {hits before this batch, hits now}
@@ -76,37 +96,57 @@ local outcomes = {}
 local seen = {}            -- ZADD arguments: score, member, score, member...
 local visitors = {}        -- PFADD arguments
 local newest, pageviews, visits = 0, 0, 0
-local page_cap = tonumber(ARGV[10])
 local page_views = {}      -- page -> views in this batch
 local page_titles = {}     -- page -> the newest title sent
 local page_links = {}      -- page -> the newest spelling of its path, when it differs
 local page_order = {}      -- pages in the order first seen
-local pages_today = redis.call('ZCARD', pages_day)
 local over_cap = 0
 
--- One counted pageview of a page: per page while the day has room for it.
+-- One counted pageview of a page (whether the day has room for the page is decided after the loop).
 local function count_page(page, title, link)
   if page == '' then
     return
   end
-  if page_views[page] == nil then
-    if redis.call('ZSCORE', pages_day, page) == false then
-      if pages_today >= page_cap then
-        over_cap = over_cap + 1
-        return
-      end
-      pages_today = pages_today + 1
-    end
-    page_views[page] = 0
+  local views = page_views[page]
+  if views == nil then
     page_order[#page_order + 1] = page
+    views = 0
   end
-  page_views[page] = page_views[page] + 1
+  page_views[page] = views + 1
   if title ~= '' then
     page_titles[page] = title
   end
   if link ~= '' then
     page_links[page] = link
   end
+end
+
+-- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
+-- the order first seen, pages the day has already counted stay, new ones while there is room.
+-- Only a batch that could reach the cap asks which of its pages the day has (most never do).
+local function apply_page_cap()
+  local page_cap, pages_today = tonumber(ARGV[10]), redis.call('ZCARD', pages_day)
+  if pages_today + #page_order <= page_cap then
+    return
+  end
+  local known = {}
+  for _, scores in ipairs(in_chunks('ZMSCORE', pages_day, nil, page_order)) do
+    for _, score in ipairs(scores) do
+      known[#known + 1] = score
+    end
+  end
+  local kept = {}
+  for j, page in ipairs(page_order) do
+    if known[j] or pages_today < page_cap then
+      if not known[j] then
+        pages_today = pages_today + 1
+      end
+      kept[#kept + 1] = page
+    else
+      over_cap = over_cap + page_views[page]
+    end
+  end
+  page_order = kept
 end
 
 local function session_of(key)
@@ -167,13 +207,15 @@ local function count(state, visitor, now)
   return 'pageview'
 end
 
-for i = 0, (#KEYS - 12) / 2 - 1 do
-  local k, a = 12 + 2 * i, 13 + 6 * i
-  local visitor, kind, now = ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 2])
+-- Columns, not one array per hit: unpacked into 6 tables however many hits there are.
+local hit_visitor, hit_at, hit_kind, hit_page, hit_title, hit_link = unpack(cmsgpack.unpack(ARGV[14]))
+local hit_count = #hit_at
+for i = 1, hit_count do
+  local visitor, now, kind = hit_visitor[i], hit_at[i], hit_kind[i]
   local outcome
   local flooding = false
   if address_cap > 0 then
-    flooding = address_flooding(KEYS[k + 2])
+    flooding = address_flooding(KEYS[12 + hit_count + i])
     if type(flooding) == 'table' then
       return flooding  -- an error reply, before any write
     end
@@ -190,19 +232,20 @@ for i = 0, (#KEYS - 12) / 2 - 1 do
     if kind == 'ping' then
       outcome = 'ping'
     else
-      outcome = count(session_of(KEYS[k + 1]), visitor, now)
+      outcome = count(session_of(KEYS[12 + i]), visitor, now)
       if outcome ~= 'rate_limited' then
-        count_page(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
+        count_page(hit_page[i], hit_title[i], hit_link[i])
       end
     end
   end
   outcomes[#outcomes + 1] = outcome
 end
+apply_page_cap()
 
 -- Phase 2: writes. -------------------------------------------------------------------------
 
 for key, state in pairs(sessions) do
-  local value = state.last .. ':' .. state.minute .. ':' .. state.in_minute
+  local value = string.format('%d:%d:%d', state.last, state.minute, state.in_minute)
   if state.advanced then
     redis.call('SET', key, value, 'PX', timeout)
   elseif state.dirty then
@@ -217,9 +260,7 @@ for key, state in pairs(addresses) do
   end
 end
 
-for first = 1, #seen, CHUNK do
-  redis.call('ZADD', online, 'GT', unpack(seen, first, math.min(first + CHUNK - 1, #seen)))
-end
+in_chunks('ZADD', online, 'GT', seen)
 if newest > 0 then
   -- Drop members that left the window; the set lives one window past the newest hit.
   redis.call('ZREMRANGEBYSCORE', online, '-inf', '(' .. (newest - window))
@@ -237,8 +278,8 @@ end
 
 -- Visitors: the day's estimate is copied into history; the total grows by the difference.
 local grew = 0
-for first = 1, #visitors, CHUNK do
-  grew = grew + redis.call('PFADD', day_visitors, unpack(visitors, first, math.min(first + CHUNK - 1, #visitors)))
+for _, changed in ipairs(in_chunks('PFADD', day_visitors, nil, visitors)) do
+  grew = grew + changed
 end
 if grew > 0 then
   redis.call('EXPIRE', day_visitors, ARGV[9], 'NX')
@@ -250,17 +291,23 @@ if grew > 0 then
   end
 end
 
--- Pages: the day's views and all time (the baseline is folded into all time), the titles.
+-- Pages: the day's views and all time (the baseline is folded into all time), the titles and
+-- spellings (one HSET for all pages).
+local title_fields, link_fields = {}, {}  -- HSET arguments: page, value, page, value...
+local function add_field(fields, page, value)
+  if value then
+    fields[#fields + 1] = page
+    fields[#fields + 1] = value
+  end
+end
 for _, page in ipairs(page_order) do
   redis.call('ZINCRBY', pages_day, page_views[page], page)
   redis.call('ZINCRBY', pages_all, page_views[page], page)
-  if page_titles[page] then
-    redis.call('HSET', titles, page, page_titles[page])
-  end
-  if page_links[page] then
-    redis.call('HSET', links, page, page_links[page])
-  end
+  add_field(title_fields, page, page_titles[page])
+  add_field(link_fields, page, page_links[page])
 end
+in_chunks('HSET', titles, nil, title_fields)
+in_chunks('HSET', links, nil, link_fields)
 if #page_order > 0 then
   redis.call('EXPIRE', pages_day, ARGV[11], 'NX')
   -- A past day only answers top lists: keep its top entries, drop the long tail. Copied into
