@@ -62,17 +62,14 @@ local PATHS = { "/", "/tin-tuc", "/tin-tuc/thoi-su", "/thong-bao", "/van-ban-pha
                 "/gioi-thieu", "/thu-tuc-hanh-chinh", "/tin-tuc/kinh-te", "/ket-qua-thi" }
 local TITLE_WORDS = { "Tỉnh", "triển khai", "kế hoạch", "năm học", "thông báo", "kết quả", "kỳ thi",
                       "tuyển sinh", "lớp 10", "chuyển đổi số", "hội nghị", "cải cách", "hành chính" }
--- A page of the site: a section page, or (two in three) one of 50,000 articles per section,
--- drawn log-uniformly as news traffic is spread (a few articles take most views, a long tail
--- takes the rest; Zipf-like): within a 20 ms batch a popular article is seen several times.
+-- A page of the site: one of 10 section pages, or (two hits in three) one of 30,000 articles
+-- ranked Zipf-like as news traffic is (rank drawn log-uniformly: the ten most read take about a
+-- quarter of the article views, a long tail the rest), each under its section.
+local ARTICLES = 30000
 function M.page_path(r)
-  local path = PATHS[r(#PATHS)]
-  local article = nil
-  if r(3) > 1 then
-    article = math.floor(math.exp(math.random() * math.log(50000)))
-    path = path .. "/bai-viet-" .. article .. ".html"
-  end
-  return path, article
+  if r(3) == 1 then return PATHS[r(#PATHS)], nil end
+  local article = math.floor(math.exp(math.random() * math.log(ARTICLES + 1)))
+  return PATHS[article % #PATHS + 1] .. "/bai-viet-" .. article .. ".html", article
 end
 
 -- document.title as beacon.js sends it: a Vietnamese headline fixed per article.
