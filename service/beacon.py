@@ -15,7 +15,8 @@ from .sites import normalize_host, valid_site_id
 MAX_BODY_BYTES = 4096
 MAX_URL_CHARS = 2048
 KINDS = ("pageview", "ping")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+"""Refused in a URL: controls, and lone surrogates (JSON's "\\ud800" decodes to one; it is no text)."""
 PLAIN_URL = re.compile(r"(?i)https?://([a-z0-9.-]+)(?::([0-9]{1,5}))?(?=[/?#]|\Z)")
 """The common page URL (scheme, plain host, maybe a port): its host is read without urlsplit."""
 JSON_TYPES = ("", "text/plain", "application/json", "application/x-www-form-urlencoded")
@@ -128,7 +129,7 @@ def page_host(url: object) -> str:
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise BadRequest(f"url must be an absolute http(s) URL of at most {MAX_URL_CHARS} characters")
     if CONTROL_CHARACTERS.search(url):
-        raise BadRequest("url contains control characters")
+        raise BadRequest("url contains control characters or broken text (a lone UTF-16 surrogate)")
     plain = PLAIN_URL.match(url)
     hostname = plain[1].lower() if plain and int(plain[2] or 0) <= 65535 else _hostname(url)
     host = normalize_host(hostname)

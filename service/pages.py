@@ -36,6 +36,7 @@ PATH_SAFE = "-._~!$&'()*+,;=:@"
 """ASCII characters a path keeps as they are (RFC 3986 pchar, less the escapes)."""
 ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
@@ -45,6 +46,8 @@ def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
 
 @functools.lru_cache(maxsize=16384)  # a site's hits mostly go to a few thousand pages
 def _page_key(url_or_path: str, page_params: tuple[str, ...]) -> str:
+    if not url_or_path.isascii():  # a lone surrogate (an imported file's broken text) is no character
+        url_or_path = SURROGATE.sub("\ufffd", url_or_path)
     if url_or_path.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in url_or_path[:10]:
         parts = urlsplit(url_or_path)
         path, query = parts.path, parts.query
@@ -134,10 +137,14 @@ def _cut(key: str) -> str:
 
 
 def clean_title(title: object) -> str:
-    """A page title as kept: text, whitespace collapsed, at most 200 characters ('' if none)."""
+    """A page title as kept: text, whitespace collapsed, at most 200 characters ('' if none).
+
+    A lone UTF-16 surrogate (a CMS that cut an emoji in half; JSON's "\\ud83d") becomes U+FFFD:
+    it is no character, and nothing downstream could encode it.
+    """
     if not isinstance(title, str):
         return ""
-    return " ".join(CONTROL.sub(" ", title).split())[:MAX_TITLE_CHARS]
+    return " ".join(CONTROL.sub(" ", SURROGATE.sub("\ufffd", title)).split())[:MAX_TITLE_CHARS]
 
 
 def valid_page_params(value: object) -> tuple[str, ...] | None:

@@ -182,8 +182,9 @@ class BufferedRecorder:
             except RedisReplyError as exc:
                 self._refused(exc)
                 pause = min(REPLY_RETRY_SECONDS, max(0.1, pause * 2))
-            except Exception:  # never let the flusher die: the buffer would only grow
+            except Exception as exc:  # never let the flusher die: the buffer would only grow
                 log.exception("flushing buffered hits failed")
+                self._refused(exc)  # a batch that always fails must not stop every batch behind it
                 pause = RETRY_MAX_SECONDS
 
     def flush_once(self) -> int:
@@ -263,11 +264,13 @@ class BufferedRecorder:
             kept.append(hit)
         batch.hits = kept
 
-    def _refused(self, exc: RedisReplyError) -> None:
-        """Redis answered the head batch with an error: wait if it heals, set it aside if not."""
-        self.failing = exc
-        if exc.kind in RedisReplyError.TRANSIENT:
-            return  # OOM, READONLY...: the hits wait for the operator, /readyz says why
+    def _refused(self, exc: Exception) -> None:
+        """Redis answered the head batch with an error (or writing it failed here, a bug): wait if
+        it heals, set it aside if not."""
+        if isinstance(exc, RedisReplyError):
+            self.failing = exc
+            if exc.kind in RedisReplyError.TRANSIENT:
+                return  # OOM, READONLY...: the hits wait for the operator, /readyz says why
         self._refusals += 1
         if self._refusals < REJECTED_AFTER_ATTEMPTS:
             return
@@ -281,8 +284,9 @@ class BufferedRecorder:
         metrics.BATCHES_SET_ASIDE.inc()
         if where:
             metrics.hits(Outcome.REJECTED).inc(len(batch.hits))
-            log.error("Redis refused a batch of %d hits %d times (%s): set aside in %s",
-                      len(batch.hits), REJECTED_AFTER_ATTEMPTS, exc.redis_message, where)
+            why = exc.redis_message if isinstance(exc, RedisReplyError) else f"{type(exc).__name__}: {exc}"
+            log.error("writing a batch of %d hits failed %d times (%s): set aside in %s",
+                      len(batch.hits), REJECTED_AFTER_ATTEMPTS, why, where)
 
     def _note(self, hit: Hit, outcome: str) -> None:
         """Count a written hit's outcome; a flooding address is turned away until its minute ends."""

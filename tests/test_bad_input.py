@@ -36,6 +36,8 @@ HIT_CASES = [
     ("url ftp", lambda c: post_hit(c, {**GOOD, "url": "ftp://travinh.gov.vn/"}), 400, "bad_request"),
     ("url no host", lambda c: post_hit(c, {**GOOD, "url": "http:///x"}), 400, "bad_request"),
     ("url bad port", lambda c: post_hit(c, {**GOOD, "url": "http://travinh.gov.vn:99999/"}), 400, "bad_request"),
+    ("url lone surrogate", lambda c: post_hit(c, '{"site": "travinh", "url": "https://travinh.gov.vn/a\\ud800"}'), 400,
+     "bad_request"),
     ("url header injection", lambda c: post_hit(c, {**GOOD, "url": "https://travinh.gov.vn/\r\nX-A: b"}), 400,
      "bad_request"),
     ("url too long", lambda c: post_hit(c, {**GOOD, "url": "https://travinh.gov.vn/" + "a" * 2048}), 400,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 import redis
 
 from service import create_app
+from service.hits import Hit
 from service.redis_process import RedisProcess
 
 from .conftest import ADMIN_TOKEN
@@ -163,6 +165,28 @@ def test_a_refused_batch_changes_nothing_and_is_set_aside(redis_url, redis_clien
     second = make_app(redis_url, tmp_path)
     assert second.extensions["recorder"].flush(timeout_seconds=10)
     assert counters(second.test_client())["total"]["pageviews"] == 3
+
+
+def test_a_batch_that_cannot_be_written_is_set_aside_and_the_next_ones_count(redis_url, tmp_path, service_log):
+    """A batch that fails on our side (here a title no encoder takes, which input cleaning now
+    prevents) is tried a few times, then set aside on disk with the error logged: it never blocks
+    the batches behind it."""
+    app = make_app(redis_url, tmp_path, FLUSH_INTERVAL_MS=20)
+    client = app.test_client()
+    add_site(client)
+    recorder = app.extensions["recorder"]
+    with recorder._flushing:  # the poisoned hit and nothing else in the first batch
+        recorder.record(Hit("travinh", "poisoned", "pageview", datetime.now(timezone.utc), "Asia/Ho_Chi_Minh",
+                            page="/bai-1", title="half an emoji \ud83d"))
+        recorder._wake.set()
+    wait_until(lambda: recorder.depth == 0 or len(recorder._batches) == 1)
+    assert stream(client, 5) == [204] * 5
+    wait_until(lambda: recorder.depth == 0)
+    assert counters(client)["total"]["pageviews"] == 5
+    aside = list((tmp_path / "journal").glob("rejected-*.jsonl"))
+    assert len(aside) == 1 and '"poisoned"' in aside[0].read_text()
+    errors = [r.getMessage() for r in service_log.records if r.levelno == logging.ERROR]
+    assert any("set aside" in m and "UnicodeEncodeError" in m for m in errors), errors
 
 
 def test_flushed_script_cache_is_reloaded(redis_url, redis_client, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -116,6 +117,29 @@ def test_title_is_a_string_cut_at_200_characters(client):
     assert hit(client, title=["x"]).status_code == 400
     hit(client, title="T" * 500 + "\u0000 tail")
     assert len(client.get("/api/v1/sites/travinh/top?period=today").get_json()["pages"][0]["title"]) == 200
+
+
+def test_a_title_with_half_an_emoji_is_kept_as_text_and_the_batch_flows(app_config):
+    """A lone UTF-16 surrogate (a CMS that cut an emoji in half; JSON "\\ud83d") in document.title
+    cannot be encoded for Redis: it becomes U+FFFD, and the batched hits around it all count. An
+    import naming a path with one is refused, whole."""
+    client = create_app({**app_config, "FLUSH_INTERVAL_MS": 20}).test_client()
+    add_site(client)
+    body = '{"site": "travinh", "url": "https://travinh.gov.vn/bai-1", "title": "Tin n\\ud83d\\u00f3ng"}'
+    statuses = [hit(client, ip=f"10.0.1.{n}").status_code for n in range(3)]
+    statuses.append(client.post("/api/v1/hit", data=body, content_type="text/plain", headers={"User-Agent": CHROME},
+                                environ_base={"REMOTE_ADDR": "10.0.1.9"}).status_code)
+    statuses += [hit(client, ip=f"10.0.2.{n}").status_code for n in range(3)]
+    assert statuses == [204] * 7
+    imported = client.put("/api/v1/sites/travinh/pages/baseline", data='{"pages": {"/bai-\\udc81": 5}}',
+                          content_type="application/json", headers=ADMIN)
+    assert imported.status_code == 400 and imported.get_json()["error"]["code"] == "bad_request"  # never a 500
+    deadline = time.monotonic() + 10
+    while counters(client)["total"]["pageviews"] < 7:
+        assert time.monotonic() < deadline, counters(client)
+        time.sleep(0.05)
+    top = client.get("/api/v1/sites/travinh/top?period=today").get_json()["pages"]
+    assert {"path": "/bai-1", "title": "Tin n\ufffd\u00f3ng", "views": 1, "link": "/bai-1"} in top
 
 
 def test_top_lists_follow_the_exact_ranking_over_days(app_config):
