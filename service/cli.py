@@ -125,13 +125,22 @@ def demo_share(store, env: dict, base: str) -> str:
               help="Register a 'demo' site for localhost so the demo page counts itself.")
 def serve(port, host, data_dir, demo):
     """Run the service on gunicorn; start a private Redis when REDIS_URL is unset."""
-    from .redis_process import RedisProcess, server_version
+    from .listeners import bind_error
+    from .redis_process import DirectoryInUse, RedisProcess, server_version
 
     env = dict(os.environ)
+    taken = bind_error((host, port)) if "BIND" not in env else None
+    if taken is not None:  # before starting anything (gunicorn would refuse it too, later)
+        click.echo(f"error: cannot listen on {host}:{port}: {taken.strerror} (another instance?)", err=True)
+        sys.exit(EXIT_USAGE)
     redis_process = None
     if not env.get("REDIS_URL"):
         redis_process = RedisProcess(Path(data_dir).resolve() / "redis", appendonly=True, kind="embedded")
-        redis_process.start()
+        try:
+            redis_process.start()
+        except DirectoryInUse as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_REDIS)
         env["REDIS_URL"] = redis_process.url
         click.echo(f"embedded {server_version(redis_process.binary)} ({redis_process.binary}), AOF on, "
                    f"at {redis_process.url}, data in {redis_process.directory}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -61,8 +62,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class DirectoryInUse(RuntimeError):
+    """Another server (of another `visitor-analytics serve`) keeps its data in this folder."""
+
+
 class RedisProcess:
-    """One redis-server child process on loopback, with its data under ``directory``."""
+    """One redis-server child process on loopback, with its data under ``directory``.
+
+    The folder is locked (flock on ``.lock``) for as long as the server runs, the server holding
+    the lock too: two servers appending to one AOF would corrupt it, even after the process that
+    started one was killed.
+    """
 
     def __init__(self, directory: Path, port: int | None = None, appendonly: bool = True,
                  extra_args: tuple[str, ...] = (), kind: str = "redis"):
@@ -72,6 +82,7 @@ class RedisProcess:
         self.appendonly = appendonly
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
+        self._lock = None
 
     @property
     def url(self) -> str:
@@ -87,11 +98,14 @@ class RedisProcess:
             "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--loglevel", "warning",
             "--logfile", str(self.directory / "redis.log"), *self.extra_args,
         ]
+        self._release()  # a previous run of this object's server (killed, say) holds it no more
+        self._lock = self._claim_directory()
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, pass_fds=(self._lock.fileno(),))
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._release()
                 log = (self.directory / "redis.log")
                 raise RuntimeError(f"redis-server exited: {log.read_text()[-500:] if log.exists() else ''}")
             try:
@@ -109,9 +123,20 @@ class RedisProcess:
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signum)
 
+    def _claim_directory(self):
+        lock = (self.directory / ".lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise DirectoryInUse(f"another server keeps its data in {self.directory} (another "
+                                 "`visitor-analytics serve`?); stop it, or give this one another --data-dir") from None
+        return lock
+
     def stop(self, signum: int = signal.SIGTERM, timeout_seconds: float = 10.0) -> None:
         """Stop the server (SIGTERM lets it finish writing its AOF) and reap it."""
         if not self.process or self.process.poll() is not None:
+            self._release()
             return
         self.process.send_signal(signum)
         try:
@@ -119,3 +144,9 @@ class RedisProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # the server's copy went with it: the folder is free
