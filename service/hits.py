@@ -48,7 +48,7 @@ class Outcome(enum.StrEnum):
 
 REPORTED = frozenset({Outcome.BOT, Outcome.NO_USER_AGENT, Outcome.USER_AGENT_TOO_LONG, Outcome.PREFETCH,
                       Outcome.FOREIGN_DOMAIN, Outcome.RATE_LIMITED, Outcome.DROPPED})
-"""The outcomes ``Outcome.reported`` names (a set: the route asks for every hit)."""
+"""The outcomes ``Outcome.reported`` names (a set: it is asked for every hit)."""
 
 OUTCOME_DESCRIPTIONS = {
     Outcome.VISIT: "counted, and a new visit began", Outcome.PAGEVIEW: "counted, within a visit",

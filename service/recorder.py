@@ -309,11 +309,10 @@ class BufferedRecorder:
                 self.flush_once()
             except StorageUnavailable:
                 time.sleep(0.1)
-            except RedisReplyError as exc:
+            except Exception as exc:  # as in _run: an error reply or a failure of ours waits, or is set aside
+                if not isinstance(exc, RedisReplyError):
+                    log.exception("flushing buffered hits failed")
                 self._refused(exc)
-                time.sleep(0.1)
-            except Exception:
-                log.exception("flushing buffered hits failed")
                 time.sleep(0.1)
         return not self._size
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from ..beacon import Beacon
 from ..cors import allow_any_origin
 from ..errors import TooManyRequests
-from ..hits import REPORTED, Outcome
+from ..hits import Outcome
 
 bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)
@@ -41,7 +41,7 @@ def ingest(parse, environ: dict) -> str | None:
     if outcome == Outcome.IP_LIMITED:
         retry_after = 60 - int(now.timestamp()) % 60
         raise TooManyRequests("too many hits from one address; slow down", **{"Retry-After": str(retry_after)})
-    return outcome if outcome in REPORTED else None
+    return outcome if outcome.reported else None
 
 
 def _outcome_headers(reason: str | None) -> dict:
