@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import keys  # noqa: E402
-from service.redis_process import RedisProcess, free_port  # noqa: E402
+from service.storage import keys  # noqa: E402
+from service.ops.redis_process import RedisProcess, free_port  # noqa: E402
 
 TOKEN = "durability-bench-token-0123456789abcdef"
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"

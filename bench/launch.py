@@ -18,15 +18,15 @@ from pathlib import Path
 
 import redis
 
-from service import keys
-from service.redis_process import RedisProcess, free_port
+from service.storage import keys
+from service.ops.redis_process import RedisProcess, free_port
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SITES = ("bench-a", "bench-b", "bench-c", "bench-d")
 ADMIN_TOKEN = "bench-" + secrets.token_urlsafe(32)  # the service refuses tokens under 32 characters
-GUNICORN = ["-m", "gunicorn", "-c", "python:service.gunicorn_config", "service:create_app()"]
-"""Exactly the image's command (run with this interpreter: the project's .venv)."""
+GUNICORN = ["-m", "gunicorn", "-c", "python:service.gunicorn_config", "bench.floor:create_app()"]
+"""The image's command, with the floor route added to the same app (run with this interpreter: the project's .venv)."""
 
 SERVICE_SETTINGS = (
     "REDIS_URL", "ADMIN_TOKEN", "ONLINE_WINDOW_SECONDS", "VISIT_TIMEOUT_SECONDS", "DEFAULT_TIMEZONE",
@@ -39,7 +39,6 @@ SERVICE_SETTINGS = (
 """Inherited variables dropped from the service's environment, so every run is configured here."""
 
 BENCH_ENV = {
-    "VA_BENCH_FLOOR": "1",                   # registers POST /bench/floor
     "VISITOR_HITS_PER_MINUTE": "1000000",    # 2,000 UAs on one client IP: the cap would drop most hits
     "IP_HITS_PER_MINUTE": "0",               # all load comes from 127.0.0.1: no per-address limit
     "COUNTERS_CACHE_SECONDS": "5",

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from service import keys
-from service.sites import Site
-from service.hits import Hit
-from service.store import CounterStore, Limits
+from service.storage import keys
+from service.model.sites import Site
+from service.model.hits import Hit
+from service.storage import CounterStore, Limits
 
 from .launch import Bench, log
 from .report import Section, table

@@ -42,11 +42,15 @@ def main() -> None:
                        "JOURNAL_DIR": os.environ.get("JOURNAL_DIR", "")})
     from crawlerdetect import CrawlerDetect
 
-    from service import create_app, crawlers, filters, keys, metrics, visitor
-    from service.hits import RequestFacts
-    from service.beacon import Beacon
-    from service.sites import Site
-    from service.hits import Hit
+    from service import create_app
+    from service.ingest import crawlers, filters
+    from service.storage import keys
+    from service.ops import metrics
+    from service.model import visitor
+    from service.model.hits import RequestFacts
+    from service.ingest.beacon import Beacon
+    from service.model.sites import Site
+    from service.model.hits import Hit
 
     out: dict[str, float] = {}
     started = time.perf_counter()

@@ -11,10 +11,10 @@ import time
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from service import keys
-from service.hits import Hit
-from service.pages import clean_title, page_key
-from service.sites import Site
+from service.storage import keys
+from service.model.hits import Hit
+from service.model.page_urls import clean_title, page_key
+from service.model.sites import Site
 
 from .launch import Bench, log
 from .memory import KEY_CLASSES, ZONE, direct_store, site_memory, write

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 from flask import Flask
@@ -13,75 +12,24 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def check_redis(store, journal) -> None:
-    """Say loudly at start what will stop hits from counting (no crash: Redis may be down now)."""
-    import logging
-
-    from .errors import RedisReplyError, StorageUnavailable
-
-    log = logging.getLogger("service.startup")
-    if problem := journal.problem():
-        log.error(problem)
-    try:
-        for _, message in store.server_problems():
-            log.error("%s: hits are buffered, not counted, until this is fixed", message)
-        durability = store.durability()
-    except StorageUnavailable:
-        log.warning("Redis unreachable at start: hits are buffered until it answers")
-        return
-    except RedisReplyError:
-        return  # logged at ERROR by the store
-    for message in durability.errors:
-        log.error(message)
-    for message in durability.warnings:
-        log.warning(message)
-
-
-def warn_if_metrics_per_worker() -> None:
-    """Under gunicorn with several workers, /metrics needs the shared folder: say so if missing."""
-    import logging
-    import sys
-
-    if "gunicorn" not in sys.modules or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
-    workers = launch_workers()
-    if workers != 1:
-        logging.getLogger("service.startup").warning(
-            "gunicorn runs %s workers without PROMETHEUS_MULTIPROC_DIR: /metrics answers one worker's "
-            "numbers. Start gunicorn from the project folder (it reads gunicorn.conf.py) or with "
-            "-c python:service.gunicorn_config.", workers if workers else "several")
-
-
-def launch_workers() -> int | None:
-    """How many workers the running gunicorn was started with (its own parser reads its argv)."""
-    import shlex
-    import sys
-
-    from gunicorn.config import Config
-
-    try:
-        argv = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")) + sys.argv[1:]
-        args, _ = Config().parser().parse_known_args(argv)
-    except (SystemExit, ValueError):
-        return None
-    return args.workers or int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
-
-
 def create_app(config: dict | None = None) -> Flask:
     """Build the WSGI app from the environment, with ``config`` overriding it."""
     # Imported here, not at module level: gunicorn's master imports this package to read
     # service.gunicorn_config and must not create per-process metric files.
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import embeds, errors, logs, metrics
+    from .api import embeds
+    from . import errors
+    from .ops.startup import check_redis, warn_if_metrics_per_worker
+    from .ops import logs, metrics
     from .caches import ReadThrough, TtlCache
     from .counter_cache import CounterCache
-    from .pipeline import HitPipeline
-    from .recorder import BufferedRecorder
+    from .ingest.pipeline import HitPipeline
+    from .ingest.recorder import BufferedRecorder
     from .dashboard import views as dashboard
-    from .routes import admin, counters, docs, ingest, ops, pages, shares
+    from .api import admin, counters, docs, ingest, ops, pages, shares
     from .settings import Settings
-    from .store import CounterStore
+    from .storage import CounterStore
 
     app = Flask(__name__)
     env = Settings.from_env()
@@ -121,10 +69,6 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, shares.bp, ops.bp, docs.bp, embeds.bp,
                       dashboard.bp):
         app.register_blueprint(blueprint)
-    if os.environ.get("VA_BENCH_FLOOR") == "1":  # bench/ only: the baseline route of the ratio
-        from .routes import floor
-
-        app.register_blueprint(floor.bp)
     errors.register(app)
     logs.register(app)
     return app

@@ -8,7 +8,7 @@ from flask import current_app
 
 from .caches import MISSING
 from .errors import RedisReplyError, StorageUnavailable, UnknownSite
-from .sites import Site
+from .model.sites import Site
 
 
 def settings():

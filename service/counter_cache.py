@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import metrics
+from .ops import metrics
 from .caches import ReadThrough
-from .sites import Site
-from .store import CounterStore
+from .model.sites import Site
+from .storage import CounterStore
 
 
 class CounterCache:

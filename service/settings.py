@@ -6,7 +6,7 @@ import dataclasses
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .redact import redact
+from .ops.redact import redact
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel",
                  "rediss+sentinel")

@@ -6,7 +6,7 @@ import redis
 import pytest
 
 from service import create_app
-from service.redis_process import RedisProcess
+from service.ops.redis_process import RedisProcess
 
 ADMIN_TOKEN = "test-admin-token-of-at-least-32-characters"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "

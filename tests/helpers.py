@@ -54,7 +54,7 @@ def seed_history(store, site: str, days: int, now, timezone: str = "Asia/Ho_Chi_
     from datetime import datetime, time, timedelta
     from zoneinfo import ZoneInfo
 
-    from service.hits import Hit
+    from service.model.hits import Hit
 
     tz = ZoneInfo(timezone)
     today = now.astimezone(tz).date()

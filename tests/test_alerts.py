@@ -9,8 +9,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import metrics
-from service.redis_process import free_port
+from service.ops import metrics
+from service.ops.redis_process import free_port
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -52,7 +52,7 @@ def test_baseline_counters_history(run, client):
 
 
 def test_unreachable_redis_exits_3_with_a_message(run):
-    from service.redis_process import free_port
+    from service.ops.redis_process import free_port
 
     result = run("sites", "list", url=f"redis://127.0.0.1:{free_port()}/0")
     assert result.exit_code == 3 and "unreachable" in result.output

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.redis_process import free_port
+from service.ops.redis_process import free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters

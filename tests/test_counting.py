@@ -337,7 +337,7 @@ def test_history_one_row_per_local_day(client, travel):
 
 def test_late_hit_lands_in_the_day_it_was_made(app, client, travel):
     """A hit made at 23:59:58 and written after midnight still counts for its own day."""
-    from service.hits import Hit
+    from service.model.hits import Hit
 
     add_site(client)
     made = at(2026, 11, 27, 23, 59, 58)
@@ -353,7 +353,7 @@ def test_late_hit_lands_in_the_day_it_was_made(app, client, travel):
 
 def test_batch_across_midnight_counts_each_day_once(app, client, travel):
     """One buffered batch holding hits of two local days: each day gets its own; a retry adds nothing."""
-    from service.hits import Hit
+    from service.model.hits import Hit
 
     add_site(client)
     travel.move_to(at(2026, 11, 28, 0, 0, 5))

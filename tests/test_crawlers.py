@@ -11,7 +11,7 @@ from crawlerdetect.providers.exclusions import data as EXCLUSIONS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import crawlers
+from service.ingest import crawlers
 
 from .user_agents import fixture_agents
 

@@ -345,7 +345,7 @@ def test_site_screen_shows_numbers_with_changes_and_escapes_titles(client, app):
     """The site screen: the five periods with their change, and page titles as text, never HTML."""
     add_site(client)
     store = app.extensions["store"]
-    from service.hits import Hit
+    from service.model.hits import Hit
     store.record_hits([Hit("travinh", "v1", "pageview", NOW - timedelta(days=1), "Asia/Ho_Chi_Minh", "c",
                            page="/x", title="<script>alert(1)</script> Tin")], "t1")
     store.record_hits([Hit("travinh", f"v{n}", "pageview", NOW, "Asia/Ho_Chi_Minh", "c", page="/x") for n in range(3)],
@@ -363,7 +363,7 @@ def test_operator_screen_sorts_by_any_column(client, app):
     """?sort= orders the sites by the column, descending for numbers; the active column says so."""
     for site, hits in (("aa", 1), ("bb", 3), ("cc", 2)):
         add_site(client, site=site, domains=(f"{site}.vn",))
-        seed = [__import__("service.hits", fromlist=["Hit"]).Hit(site, f"v{n}", "pageview", NOW,
+        seed = [__import__("service.model.hits", fromlist=["Hit"]).Hit(site, f"v{n}", "pageview", NOW,
                                                                  "Asia/Ho_Chi_Minh", "c") for n in range(hits)]
         app.extensions["store"].record_hits(seed, f"s-{site}")
     sign_in(client)
@@ -380,7 +380,7 @@ def test_unknown_site_and_redis_down_are_pages_not_500s(client, app_config, cloc
     sign_in(client)
     assert client.get("/dashboard/sites/nosuch").status_code == 404
     assert client.get("/dashboard/sites/Bad_Id").status_code == 404
-    from service.redis_process import free_port
+    from service.ops.redis_process import free_port
     dead = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_TIMEOUT_SECONDS": 0.1,
                        "CLOCK": clock})
     down = dead.test_client()
@@ -396,7 +396,7 @@ def test_sessions_hold_across_gunicorn_instances(redis_url, tmp_path, gunicorn_p
     import urllib.parse
     import urllib.request
 
-    from service.redis_process import free_port
+    from service.ops.redis_process import free_port
 
     first, second = free_port(), free_port()
     gunicorn_processes(redis_url, tmp_path / "a", first)

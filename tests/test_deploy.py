@@ -58,10 +58,10 @@ def test_stop_grace_period_outlasts_gunicorn_and_the_buffer():
     import inspect
     import re
 
-    from service.recorder import BufferedRecorder
+    from service.ingest.recorder import BufferedRecorder
 
     # Read, not imported: importing the gunicorn config would set PROMETHEUS_MULTIPROC_DIR here.
-    graceful = int(re.search(r"^graceful_timeout = (\d+)", (ROOT / "service" / "gunicorn_config.py").read_text(),
+    graceful = int(re.search(r"^graceful_timeout = (\d+)", (ROOT / "service" / "ops" / "gunicorn_config.py").read_text(),
                              re.M).group(1))
     flush = inspect.signature(BufferedRecorder.close).parameters["timeout_seconds"].default
     grace = compose()["services"]["app"]["stop_grace_period"]

@@ -15,7 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import create_app
-from service.redis_process import RedisProcess
+from service.ops.redis_process import RedisProcess
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, add_site, hit

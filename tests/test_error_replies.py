@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from service import create_app
-from service.hits import Hit
-from service.redis_process import RedisProcess
+from service.model.hits import Hit
+from service.ops.redis_process import RedisProcess
 
 from .conftest import ADMIN_TOKEN
 from .helpers import add_site, counters, hit

@@ -14,7 +14,7 @@ import redis
 import time_machine
 
 from service import create_app
-from service.redis_process import RedisProcess, free_port
+from service.ops.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, counters, dropped_total, hit

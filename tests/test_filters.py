@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from service import filters
-from service.beacon import Beacon
-from service.filters import MAX_USER_AGENT_CHARS, drop_reason
-from service.hits import RequestFacts
-from service.sites import Site
+from service.ingest import filters
+from service.ingest.beacon import Beacon
+from service.ingest.filters import MAX_USER_AGENT_CHARS, drop_reason
+from service.model.hits import RequestFacts
+from service.model.sites import Site
 
 from .conftest import CHROME
 from .helpers import add_site, counters, hit

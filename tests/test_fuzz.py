@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
-from service import keys
+from service.storage import keys
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site, counters, hit

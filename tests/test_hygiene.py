@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from service import create_app
-from service.journal import Journal
-from service.redis_process import RedisProcess, free_port
+from service.ingest.journal import Journal
+from service.ops.redis_process import RedisProcess, free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import add_site, dropped_total, hit

@@ -1,4 +1,4 @@
-"""How gunicorn listens (service/listeners.py): a SO_REUSEPORT socket per worker spreads keep-alive
+"""How gunicorn listens (service/ops/listeners.py): a SO_REUSEPORT socket per worker spreads keep-alive
 connections over the workers, a worker killed is replaced by one that binds again, and a second
 instance on the same address refuses to start instead of sharing its traffic."""
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from service import listeners
-from service.redis_process import free_port
+from service.ops import listeners
+from service.ops.redis_process import free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .servers import launch_gunicorn, request, stop_process, wait_for, wait_for_total, worker_pids

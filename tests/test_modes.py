@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from service import create_app
-from service.redis_process import RedisProcess, free_port, server_binary
+from service.ops.redis_process import RedisProcess, free_port, server_binary
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, add_site, counters, hit

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from service import create_app
-from service.redis_process import free_port
+from service.ops.redis_process import free_port
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .servers import start_gunicorn

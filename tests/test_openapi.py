@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from service import create_app
-from service.redis_process import free_port
+from service.ops.redis_process import free_port
 
 from .conftest import CHROME
 from .helpers import ADMIN, add_site, hit

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from service import metrics
-from service.hits import Outcome
+from service.ops import metrics
+from service.model.hits import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = json.loads((ROOT / "service" / "openapi.json").read_text())

@@ -14,12 +14,13 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 
-from service import create_app, keys
+from service import create_app
+from service.storage import keys
 from service.cli import main
-from service.hits import Hit
-from service.pages import page_key
-from service.sites import Site
-from service.store import CounterStore, Limits
+from service.model.hits import Hit
+from service.model.page_urls import page_key
+from service.model.sites import Site
+from service.storage import CounterStore, Limits
 
 from .conftest import CHROME
 from .helpers import ADMIN, add_site, counters, hit
@@ -57,7 +58,7 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
     ("/" + "%E1%BB%A9" * 200, (), "/" + "ứ" * 200),       # long in escapes, short decoded
 ])
 def test_page_normalization(given, params, page):
-    """The one documented rule (service/pages.py) turns any way of writing a page into one key."""
+    """The one documented rule (service/model/page_urls.py) turns any way of writing a page into one key."""
     assert page_key(given, params) == page
     assert len(page_key(given, params)) <= 512
 
@@ -358,7 +359,7 @@ def test_200000_row_csv_import_streams_through_gunicorn(redis_url, redis_client,
     """A 200,000-row CSV sent chunked (no Content-Length) to real gunicorn imports whole."""
     import http.client
 
-    from service.redis_process import free_port
+    from service.ops.redis_process import free_port
 
     port = free_port()
     gunicorn_processes(redis_url, tmp_path, port)
@@ -438,7 +439,7 @@ def test_views_are_exact_through_two_gunicorn_workers(redis_url, tmp_path, gunic
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
-    from service.redis_process import free_port
+    from service.ops.redis_process import free_port
 
     from .servers import request, wait_for_total
 

@@ -16,9 +16,9 @@ import redis
 import time_machine
 
 from service import create_app
-from service.journal import Journal
-from service.redis_process import RedisProcess, free_port
-from service.hits import Hit
+from service.ingest.journal import Journal
+from service.ops.redis_process import RedisProcess, free_port
+from service.model.hits import Hit
 
 from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, add_site, counters, hit

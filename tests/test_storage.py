@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 
-from service import keys
+from service.storage import keys
 
 from .conftest import CHROME
 from .helpers import ADMIN, add_site, counters, hit

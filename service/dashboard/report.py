@@ -5,8 +5,8 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
-from .. import keys
-from ..store import METRICS
+from ..model.periods import days_back, local_day, month_days, week_days
+from ..storage import METRICS
 
 RANGES = (30, 90, 365)
 """Days the chart may show."""
@@ -16,11 +16,6 @@ TOP_LIMIT = 10
 NOT_COUNTED_DAYS = 14
 NOT_COUNTED_REASONS = ("bot", "prefetch", "foreign_domain", "rate_limited", "ip_limited", "no_user_agent",
                        "user_agent_too_long")
-
-
-def days_back(today: date, count: int) -> list[date]:
-    """``count`` local days ending today, oldest first."""
-    return [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
 
 
 def same_days_last_month(days: list[date]) -> list[date]:
@@ -33,8 +28,8 @@ def same_days_last_month(days: list[date]) -> list[date]:
 def periods(today: date, week_start: int) -> dict[str, tuple[list[date], list[date] | None, str | None]]:
     """Each headline period: (its days, the previous equal period's days, the words of the comparison)."""
     yesterday = today - timedelta(days=1)
-    week = keys.week_days(today, week_start)
-    month = [today.replace(day=n) for n in range(1, today.day + 1)]
+    week = week_days(today, week_start)
+    month = month_days(today)
     return {
         "today": ([today], [yesterday], "vs_yesterday"),
         "yesterday": ([yesterday], [yesterday - timedelta(days=1)], "vs_day_before"),
@@ -49,7 +44,7 @@ def summed(rows: dict[date, dict], days: list[date]) -> dict[str, int]:
 
 def headline(store, site, now: datetime, week_start: int) -> dict:
     """Online now, and today, yesterday, week, month (each with its previous period) and all time."""
-    today = keys.local_day(now, site.tz)
+    today = local_day(now, site.tz)
     spans = periods(today, week_start)
     needed = sorted({d for days, before, _ in spans.values() for d in (*days, *before)})
     rows = {date.fromisoformat(r["date"]): r for r in store.history(site, needed)}
@@ -83,7 +78,7 @@ def site_rows(store, sites: list, now: datetime, week_start: int) -> list[dict]:
     rows = []
     for site in sites:
         counters = store.read_counters(site, now, week_start)
-        trend = daily(store, site, keys.local_day(now, site.tz), 30)
+        trend = daily(store, site, local_day(now, site.tz), 30)
         rows.append({"site": site.id, "online": counters["online"], "today": counters["today"]["visits"],
                      "week": counters["week"]["visits"], "total": counters["total"]["visits"],
                      "trend": [r["visits"] for r in trend]})

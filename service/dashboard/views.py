@@ -9,12 +9,12 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 
 from ..context import clock, lookup_site, settings, store
 from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
-from ..sites import valid_site_id
-from ..store import PERIODS
-from . import charts, csv_export, report, shares
+from ..model.sites import valid_site_id
+from ..storage import PERIODS
+from . import charts, csv_export, report
+from ..model import shares
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
-from .session import (LANG_COOKIE, LANG_COOKIE_DAYS, PRESESSION_COOKIE, SESSION_COOKIE, Sessions, Viewer,
-                      hashed_address, new_viewer, signing_key)
+from .session import (LANG_COOKIE, LANG_COOKIE_DAYS, PRESESSION_COOKIE, SESSION_COOKIE, Sessions, Viewer, hashed_address, new_viewer, signing_key)
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="../static/dashboard",
                static_url_path="/static")

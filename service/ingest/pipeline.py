@@ -17,19 +17,19 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from . import metrics
+from ..ops import metrics
 from .beacon import Beacon
-from .caches import TtlCache
-from .context import find_site
-from .errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
+from ..caches import TtlCache
+from ..context import find_site
+from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
 from .filters import agent_drop_reason, claimed_hosts, domain_drop_reason
-from .sites import Site
+from ..model.sites import Site
 from .recorder import BufferedRecorder
 from .address_blocks import AddressBlocks
-from .hits import Hit, Outcome, RequestFacts
-from .pages import page_key, page_link
-from .store import CounterStore
-from .visitor import address_id, visitor_id
+from ..model.hits import Hit, Outcome, RequestFacts
+from ..model.page_urls import page_key, page_link
+from ..storage import CounterStore
+from ..model.visitor import address_id, visitor_id
 
 
 class Draft:

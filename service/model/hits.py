@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from . import keys
+from .periods import local_day
 
 
 class Outcome(enum.StrEnum):
@@ -116,4 +116,4 @@ class Hit(NamedTuple):
     differs from ``page``: links of most-read lists must work on case-sensitive servers too."""
 
     def local_day(self) -> date:
-        return self.day or keys.local_day(self.at, ZoneInfo(self.timezone))
+        return self.day or local_day(self.at, ZoneInfo(self.timezone))

@@ -9,11 +9,11 @@ from datetime import timedelta
 from flask import Blueprint, current_app, jsonify, request
 
 from ..context import clock, forget_site, lookup_site, settings, store
-from .. import page_baseline
+from ..model import page_baseline
 from ..errors import AdminDisabled, BadRequest, BodyTooLarge, Unauthorized, UnknownSite, UnsupportedMediaType
-from ..beacon import parse_json
-from ..sites import Site, valid_site_id
-from ..store import METRICS
+from ..ingest.beacon import parse_json
+from ..model.sites import Site, valid_site_id
+from ..storage import METRICS
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/sites")
 

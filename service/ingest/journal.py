@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from .hits import Hit
+from ..model.hits import Hit
 
 log = logging.getLogger(__name__)
 

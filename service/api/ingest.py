@@ -6,10 +6,10 @@ import base64
 
 from flask import Blueprint, Response, current_app, request
 
-from ..beacon import Beacon
-from ..cors import allow_any_origin
+from ..ingest.beacon import Beacon
+from .cors import allow_any_origin
 from ..errors import TooManyRequests
-from ..hits import Outcome
+from ..model.hits import Outcome
 
 bp = Blueprint("ingest", __name__)
 bp.after_request(allow_any_origin)

@@ -10,8 +10,8 @@ import re
 import idna
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import BadRequest
-from .pages import valid_page_params
+from ..errors import BadRequest
+from .page_urls import valid_page_params
 
 SITE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")

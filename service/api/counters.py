@@ -8,9 +8,9 @@ import json
 from flask import Blueprint, Response, request
 
 from ..context import clock, counter_cache, lookup_site, settings
-from ..cors import allow_any_origin
+from .cors import allow_any_origin
 from ..errors import UnknownSite
-from ..sites import valid_site_id
+from ..model.sites import valid_site_id
 
 bp = Blueprint("counters", __name__)
 bp.after_request(allow_any_origin)

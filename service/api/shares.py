@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, url_for
 
 from ..context import clock, lookup_site, store
-from ..dashboard import shares
+from ..model import shares
 from ..errors import ApiError, BadRequest
 from .admin import json_body, require_admin, site_id_arg
 

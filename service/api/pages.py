@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from ..context import clock, lookup_site, settings, store
-from ..cors import allow_any_origin
+from .cors import allow_any_origin
 from ..errors import BadRequest, UnknownSite
-from ..pages import page_key
-from ..sites import valid_site_id
-from ..store import PERIODS
+from ..model.page_urls import page_key
+from ..model.sites import valid_site_id
+from ..storage import PERIODS
 from .counters import cacheable
 
 bp = Blueprint("pages", __name__)

@@ -18,8 +18,8 @@ from typing import IO
 
 import ijson
 
-from .errors import BadRequest
-from .pages import MAX_PATH_CHARS, page_key
+from ..errors import BadRequest
+from .page_urls import MAX_PATH_CHARS, page_key
 
 MAX_ROWS = 1_000_000
 """Most rows one import may carry."""

@@ -6,9 +6,9 @@ import functools
 
 from .beacon import Beacon, page_host
 from .crawlers import is_crawler
-from .errors import ApiError
-from .hits import Outcome, RequestFacts
-from .sites import Site
+from ..errors import ApiError
+from ..model.hits import Outcome, RequestFacts
+from ..model.sites import Site
 
 MAX_USER_AGENT_CHARS = 512
 """Longer User-Agents are not counted (``user_agent_too_long``) and never run through the patterns.

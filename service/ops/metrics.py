@@ -8,7 +8,7 @@ import os
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-from .hits import Outcome
+from ..model.hits import Outcome
 
 HITS = Counter("va_hits_total", "Hits by final outcome: " + "; ".join(
     f"{o} ({o.description})" for o in Outcome if o is not Outcome.QUEUED) + ".", ["outcome"])

@@ -8,9 +8,9 @@ import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from .errors import BadRequest, BodyTooLarge, UnsupportedMediaType
-from .pages import clean_title
-from .sites import normalize_host, valid_site_id
+from ..errors import BadRequest, BodyTooLarge, UnsupportedMediaType
+from ..model.page_urls import clean_title
+from ..model.sites import normalize_host, valid_site_id
 
 MAX_BODY_BYTES = 4096
 MAX_URL_CHARS = 2048

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import click
 
-from .errors import RedisReplyError, StorageUnavailable
-from .redact import redact
-from .settings import Settings, SettingsError
-from .sites import Site, valid_site_id
-from .store import CounterStore
+from ..errors import RedisReplyError, StorageUnavailable
+from ..ops.redact import redact
+from ..settings import Settings, SettingsError
+from ..model.sites import Site, valid_site_id
+from ..storage import CounterStore
 
 EXIT_NOT_FOUND, EXIT_USAGE, EXIT_REDIS = 1, 2, 3
 DEMO_SITE = "demo"
@@ -106,8 +106,8 @@ def demo_share(store, env: dict, base: str) -> str:
     set, the workers get a random SECRET_KEY for this run (sessions end when it stops)."""
     import secrets
 
-    from . import utc_now
-    from .dashboard import shares
+    from .. import utc_now
+    from ..model import shares
 
     if not env.get("ADMIN_TOKEN") and not env.get("SECRET_KEY"):
         env["SECRET_KEY"] = secrets.token_urlsafe(32)
@@ -125,8 +125,8 @@ def demo_share(store, env: dict, base: str) -> str:
               help="Register a 'demo' site for localhost so the demo page counts itself.")
 def serve(port, host, data_dir, demo):
     """Run the service on gunicorn; start a private Redis when REDIS_URL is unset."""
-    from .listeners import bind_error
-    from .redis_process import DirectoryInUse, RedisProcess, server_version
+    from ..ops.listeners import bind_error
+    from ..ops.redis_process import DirectoryInUse, RedisProcess, server_version
 
     env = dict(os.environ)
     taken = bind_error((host, port)) if "BIND" not in env else None
@@ -194,7 +194,7 @@ def sites():
 @redis_guard
 def sites_add(obj, site, domains, zone, page_params):
     """Create or update SITE counting pages on DOMAINS (host names, IPs, *.wildcards)."""
-    from .errors import BadRequest
+    from ..errors import BadRequest
 
     body = {"domains": list(domains), "page_params": list(page_params)}
     if zone:
@@ -296,8 +296,8 @@ def pages():
 @redis_guard
 def pages_import(obj, site, file, source):
     """Replace the baseline views of the pages in FILE (CSV path,views; or JSON {"pages": {...}})."""
-    from . import page_baseline
-    from .errors import BadRequest
+    from ..model import page_baseline
+    from ..errors import BadRequest
 
     found = require_site(obj.store, site)
     json_file = file.name.endswith(".json") if hasattr(file, "name") else False

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from .. import metrics
+from ..ops import metrics
 from ..context import clock, recorder, settings, store
 from ..errors import RedisReplyError, StorageUnavailable
 

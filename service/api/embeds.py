@@ -6,12 +6,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_from_directory
 
-from .errors import BadRequest
-from .sites import valid_site_id
+from ..errors import BadRequest
+from ..model.sites import valid_site_id
 
 bp = Blueprint("embeds", __name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 SCRIPT_MAX_AGE_SECONDS = 3600
 """How long browsers and proxies may reuse beacon.js and widget.js without asking."""
 

@@ -65,8 +65,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
+
+from ..model.periods import day_end
 
 SALT_KEEP_DAYS = 2
 """A day's salt (and its visitor set) outlives the day by this many days, for late hits."""
@@ -168,20 +170,6 @@ def salt(day: date) -> str:
     return f"va:salt:{day.isoformat()}"
 
 
-def local_day(now: datetime, tz: ZoneInfo) -> date:
-    """The calendar date in ``tz`` at instant ``now`` (an aware datetime)."""
-    return now.astimezone(tz).date()
-
-
-def day_end(day: date, tz: tzinfo) -> datetime:
-    """The instant the local ``day`` ends (next local midnight), DST-aware."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
-
-
-def week_days(day: date, week_start: int) -> list[date]:
-    """The days of ``day``'s week up to and including ``day`` (week starts on ``week_start``)."""
-    first = day - timedelta(days=(day.weekday() - week_start) % 7)
-    return [first + timedelta(days=n) for n in range((day - first).days + 1)]
 
 
 def visitors_deadline(day: date, tz: ZoneInfo) -> int:

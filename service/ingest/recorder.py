@@ -24,12 +24,12 @@ from collections import Counter, deque
 from datetime import date
 from pathlib import Path
 
-from . import metrics
-from .errors import RedisReplyError, StorageUnavailable
+from ..ops import metrics
+from ..errors import RedisReplyError, StorageUnavailable
 from .journal import Journal
 from .address_blocks import AddressBlocks
-from .hits import Hit, Outcome
-from .store import CounterStore
+from ..model.hits import Hit, Outcome
+from ..storage import CounterStore
 
 log = logging.getLogger(__name__)
 
