@@ -26,7 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .counter_cache import CounterCache
     from .ingest.pipeline import HitPipeline
     from .ingest.recorder import BufferedRecorder
-    from .dashboard import views as dashboard
+    from . import dashboard
     from .api import admin, counters, docs, ingest, ops, pages, shares
     from .settings import Settings
     from .storage import CounterStore

@@ -118,3 +118,7 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception):
         log.exception("unhandled error")
         return error_response(500, "internal_error", "internal error")
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"

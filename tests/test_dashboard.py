@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service import create_app
-from service.dashboard.views import CSP
+from service.dashboard.middleware import CSP
 
 from .conftest import ADMIN_TOKEN
 from .helpers import ADMIN, DASHBOARD_PAGES, add_site, hit, seed_history

@@ -3,46 +3,46 @@
 from __future__ import annotations
 
 import functools
-import hmac
-from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from ..context import clock, forget_site, lookup_site, settings, store
+from .. import access, operations
+from ..access import Action
 from ..model import page_baseline
-from ..errors import AdminDisabled, BadRequest, BodyTooLarge, Unauthorized, UnknownSite, UnsupportedMediaType
+from ..errors import BadRequest, BodyTooLarge, UnknownSite, UnsupportedMediaType
 from ..ingest.beacon import parse_json
 from ..model.sites import Site, valid_site_id
 from ..storage import METRICS
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/sites")
 
-MAX_BASELINE = 10**15
-"""Largest baseline accepted: far above any real counter, far below Lua's exact-integer limit (2^53)."""
-MAX_HISTORY_DAYS = 3660
 MAX_PAGE_BASELINE_BYTES = 256 * 2**20
 """Largest page baseline upload: a million rows of long paths."""
 
 
 @bp.before_request
-def require_admin():
-    """Check the Bearer token before any admin route runs (constant-time compare)."""
-    token = settings().ADMIN_TOKEN
-    if not token:
-        raise AdminDisabled("admin API is disabled: set ADMIN_TOKEN to enable it")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise Unauthorized("missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+def authenticate():
+    """Know who asks before any admin route runs: a bearer credential, or 401/403."""
+    g.principal = access.from_bearer(settings(), request.headers.get("Authorization", ""))
 
 
-def site_id_arg(view):
-    """Reject malformed site ids in the path before anything else."""
-    @functools.wraps(view)
-    def wrapper(site_id: str, **kwargs):
-        if not valid_site_id(site_id):
-            raise BadRequest("site id must match [a-z0-9][a-z0-9-]{0,62}")
-        return view(site_id, **kwargs)
-    return wrapper
+def allowed(action: Action):
+    """Let the view run only for a principal that may do ``action`` (on the path's site, if any).
+
+    A malformed site id is a 400 before anything else; a site the principal may not touch is a
+    403, whether or not it exists.
+    """
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            site_id = kwargs.get("site_id")
+            if site_id is not None and not valid_site_id(site_id):
+                raise BadRequest("site id must match [a-z0-9][a-z0-9-]{0,62}")
+            access.require(g.principal, action, site_id)
+            return view(**kwargs)
+        return wrapper
+    return decorate
 
 
 def json_body() -> object:
@@ -54,7 +54,7 @@ def json_body() -> object:
 
 
 @bp.put("/<site_id>")
-@site_id_arg
+@allowed(Action.MANAGE_SITES)
 def put_site(site_id: str):
     """Create or update a site's domains and time zone."""
     site = Site.from_request(site_id, json_body(), settings().DEFAULT_TIMEZONE)
@@ -64,7 +64,7 @@ def put_site(site_id: str):
 
 
 @bp.get("/<site_id>")
-@site_id_arg
+@allowed(Action.READ_SITE)
 def get_site(site_id: str):
     """Read a site's settings."""
     site = store().get_site(site_id)
@@ -74,13 +74,14 @@ def get_site(site_id: str):
 
 
 @bp.get("")
+@allowed(Action.MANAGE_SITES)
 def list_sites():
     """List registered site ids."""
     return jsonify(sites=store().list_sites())
 
 
 @bp.delete("/<site_id>")
-@site_id_arg
+@allowed(Action.MANAGE_SITES)
 def delete_site(site_id: str):
     """Stop counting a site; ``?purge=true`` also erases its counters and history."""
     purge = request.args.get("purge", "false").lower()
@@ -93,10 +94,10 @@ def delete_site(site_id: str):
 
 
 @bp.put("/<site_id>/baseline")
-@site_id_arg
+@allowed(Action.SET_BASELINES)
 def put_baseline(site_id: str):
     """Set the all-time numbers carried over from an older counter (replaces, never adds)."""
-    lookup_site(site_id)
+    site = lookup_site(site_id)
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
@@ -106,20 +107,19 @@ def put_baseline(site_id: str):
     values = {}
     for metric in METRICS:
         value = body.get(metric, 0)
-        if type(value) is not int or not 0 <= value <= MAX_BASELINE:
-            raise BadRequest(f"{metric} must be a whole number from 0 to {MAX_BASELINE}")
+        if type(value) is not int or not 0 <= value <= operations.MAX_BASELINE:
+            raise BadRequest(f"{metric} must be a whole number from 0 to {operations.MAX_BASELINE}")
         values[metric] = value
     source = body.get("source", "")
     if not isinstance(source, str) or len(source) > 500:
         raise BadRequest("source must be a string of at most 500 characters")
-    audit = {"at": clock().isoformat(timespec="seconds"), "by": "api", "source": source}
-    baseline = store().set_baseline(site_id, values, audit)
+    baseline = operations.set_baseline(store(), site, values, now=clock(), by="api", source=source)
     forget_site(site_id)
     return jsonify(site=site_id, baseline=baseline)
 
 
 @bp.get("/<site_id>/baseline")
-@site_id_arg
+@allowed(Action.READ_SITE)
 def get_baseline(site_id: str):
     """The current baseline and who set it, newest change first."""
     lookup_site(site_id)
@@ -128,7 +128,7 @@ def get_baseline(site_id: str):
 
 
 @bp.put("/<site_id>/pages/baseline")
-@site_id_arg
+@allowed(Action.SET_BASELINES)
 def put_page_baseline(site_id: str):
     """Import per-page views from an older CMS (JSON or CSV, streamed); replaces each listed page's baseline."""
     site = lookup_site(site_id)
@@ -142,23 +142,19 @@ def put_page_baseline(site_id: str):
         rows = page_baseline.json_rows(request.stream)
     else:
         raise UnsupportedMediaType("send Content-Type text/csv (path,views) or application/json")
-    report = page_baseline.run_import(rows, site.page_params, lambda chunk: store().set_page_baselines(site.id, chunk))
-    store().log_page_baseline(site.id, {"at": clock().isoformat(timespec="seconds"), "by": "api",
-                                        "source": request.args.get("source", "")[:500],
-                                        **{k: v for k, v in report.as_json().items() if k != "rejections"}})
+    report = operations.import_page_baseline(store(), site, rows, now=clock(), by="api",
+                                             source=request.args.get("source", ""))
     current_app.extensions["page_cache"].answers.clear()
     return jsonify(site=site.id, **report.as_json())
 
 
 @bp.get("/<site_id>/history")
-@site_id_arg
+@allowed(Action.READ_SITE)
 def history(site_id: str):
     """One row per local day, oldest first, ending today."""
     site = lookup_site(site_id)
     raw = request.args.get("days", "30")
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= MAX_HISTORY_DAYS:
-        raise BadRequest(f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}")
-    today = clock().astimezone(site.tz).date()
-    days = [today - timedelta(days=n) for n in range(int(raw) - 1, -1, -1)]
-    return jsonify(site=site.id, timezone=site.timezone, days=store().history(site, days))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= operations.MAX_HISTORY_DAYS:
+        raise BadRequest(f"days must be a whole number from 1 to {operations.MAX_HISTORY_DAYS}")
+    return jsonify(site=site.id, timezone=site.timezone, days=operations.history(store(), site, clock(), int(raw)))
 

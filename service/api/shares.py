@@ -7,10 +7,11 @@ from flask import Blueprint, jsonify, url_for
 from ..context import clock, lookup_site, store
 from ..model import shares
 from ..errors import ApiError, BadRequest
-from .admin import json_body, require_admin, site_id_arg
+from ..access import Action
+from .admin import allowed, authenticate, json_body
 
 bp = Blueprint("shares", __name__, url_prefix="/api/v1/sites")
-bp.before_request(require_admin)
+bp.before_request(authenticate)
 
 
 class UnknownShare(ApiError):
@@ -22,7 +23,7 @@ class TooManyShares(ApiError):
 
 
 @bp.post("/<site_id>/shares")
-@site_id_arg
+@allowed(Action.MANAGE_SHARES)
 def create_share(site_id: str):
     """Make a read-only dashboard link to one site; the answer is the only time its URL is shown."""
     site = lookup_site(site_id)
@@ -42,7 +43,7 @@ def create_share(site_id: str):
 
 
 @bp.get("/<site_id>/shares")
-@site_id_arg
+@allowed(Action.MANAGE_SHARES)
 def list_shares(site_id: str):
     """The site's share links, oldest first, without their secrets."""
     site = lookup_site(site_id)
@@ -53,7 +54,7 @@ def list_shares(site_id: str):
 
 
 @bp.delete("/<site_id>/shares/<share_id>")
-@site_id_arg
+@allowed(Action.MANAGE_SHARES)
 def revoke_share(site_id: str, share_id: str):
     """Revoke a share link: sessions opened with it stop at their next request."""
     lookup_site(site_id)

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..access import Principal
+
 SESSION_COOKIE = "va_session"
 """The signed session: who (admin, or one share of one site), since when, and its CSRF token."""
 PRESESSION_COOKIE = "va_signin"
@@ -49,11 +51,13 @@ class Viewer:
     share: str = ""
 
     @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
+    def principal(self) -> Principal:
+        """Who this session is, for service/access.py to decide what it may see."""
+        return Principal.operator() if self.role == "admin" else Principal.share_of(self.site, self.share)
 
-    def may_see(self, site_id: str) -> bool:
-        return self.is_admin or self.site == site_id
+    @property
+    def is_admin(self) -> bool:
+        return self.principal.is_operator
 
     def as_payload(self) -> dict:
         return {"r": self.role, "t": self.issued, "c": self.csrf, "s": self.site, "i": self.share}

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service import utc_now
-from service.dashboard.views import CSP
+from service.dashboard.middleware import CSP
 
 from ..conftest import ADMIN_TOKEN
 from ..helpers import ADMIN, seed_history

@@ -1,0 +1,40 @@
+"""CSV downloads of a site: the daily history and the most-read pages, the same numbers as the JSON API."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from ..context import clock, settings, store
+from ..model.periods import PERIODS
+from . import bp, csv_export, report
+from .middleware import chart_days, page, visible_site
+
+CSV_TOP_PERIODS = (*report.TOP_PERIODS, *(p for p in PERIODS if p != "today"))
+
+
+@bp.get("/sites/<site_id>/history.csv")
+def history_csv(site_id: str):
+    """The daily history of the chosen range, as the history API answers it."""
+    site = visible_site(site_id)
+    days = chart_days()
+    rows = report.daily(store(), site, clock().astimezone(site.tz).date(), days)
+    return csv_export.download(f"{site.id}-history-{days}d.csv", ["date", "visits", "pageviews", "visitors"],
+                               [[r["date"], r["visits"], r["pageviews"], r["visitors"]] for r in rows])
+
+
+@bp.get("/sites/<site_id>/top.csv")
+def top_csv(site_id: str):
+    """The most-read pages of a period (the /top periods, or 7d and 30d), as /top answers them."""
+    site = visible_site(site_id)
+    period = request.args.get("period", "7d")
+    if period not in CSV_TOP_PERIODS:
+        return page("dashboard/error.html", 400, message=g.words("not_found"))
+    now = clock()
+    today = now.astimezone(site.tz).date()
+    limit = 50
+    if period in report.TOP_PERIODS:
+        pages = store().top_pages_of_days(site, report.days_back(today, report.TOP_PERIODS[period]), limit)
+    else:
+        pages = store().top_pages(site, period, limit, now, settings().week_start_index)
+    return csv_export.download(f"{site.id}-top-{period}.csv", ["path", "title", "views"],
+                               [[p["path"], p["title"] or "", p["views"]] for p in pages])

@@ -1,0 +1,124 @@
+"""Around every dashboard request: the reader's language and session in, strict headers out, errors as pages."""
+
+from __future__ import annotations
+
+from flask import Response, abort, g, redirect, render_template, request, url_for
+
+from .. import access
+from ..access import Action
+from ..context import clock, lookup_site, settings, store
+from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
+from ..model import shares
+from ..model.sites import valid_site_id
+from . import bp, report
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
+from .session import LANG_COOKIE, LANG_COOKIE_DAYS, PRESESSION_COOKIE, SESSION_COOKIE, Sessions, Viewer, signing_key
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+"""Every dashboard answer's Content-Security-Policy: our own files only, no inline script or style."""
+
+class Refused(Exception):
+    """Answer the sign-in form again with a message (and a status)."""
+
+    def __init__(self, status: int, words: str, **headers):
+        super().__init__(words)
+        self.status, self.words, self.headers = status, words, headers
+
+
+def sessions() -> Sessions | None:
+    key = signing_key(settings())
+    return Sessions(key, settings().DASHBOARD_SESSION_HOURS * 3600) if key else None
+
+
+@bp.before_request
+def who_is_it():
+    """Read the language and the session; a share's session ends when the share is revoked or expires."""
+    asked = request.args.get("lang")
+    g.lang = asked if asked in LANGUAGES else request.cookies.get(LANG_COOKIE)
+    if g.lang not in LANGUAGES:
+        g.lang = request.accept_languages.best_match(LANGUAGES, DEFAULT_LANGUAGE)
+    g.words = Words(g.lang)
+    g.viewer, g.drop_session = None, False
+    if request.endpoint == "dashboard.static":
+        return  # the CSS and script are public: no session to read
+    signer = sessions()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if signer is None or not cookie:
+        return
+    viewer = signer.load(cookie, clock())
+    if viewer is not None and viewer.role == "share":
+        record = store().get_share(viewer.site, viewer.share)
+        if record is None or shares.expired(record, clock()):
+            viewer = None
+    g.viewer = viewer
+    g.drop_session = viewer is None
+
+
+@bp.after_request
+def harden(response: Response) -> Response:
+    """Strict CSP and friends on every dashboard answer; remember a language asked for."""
+    response.headers.update({
+        "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer", "Cross-Origin-Opener-Policy": "same-origin"})
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "private, no-store"
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, request.args["lang"], max_age=LANG_COOKIE_DAYS * 86400, path="/dashboard",
+                            samesite="Strict", secure=request.is_secure, httponly=True)
+    if g.get("drop_session"):
+        response.delete_cookie(SESSION_COOKIE, path="/dashboard", samesite="Strict", secure=request.is_secure,
+                               httponly=True)
+    return response
+
+
+@bp.errorhandler(ApiError)
+def error_page(exc: ApiError):
+    """Errors on the dashboard are pages, in the reader's language."""
+    words = {401: "session_over", 403: "not_allowed", 404: "not_found"}.get(exc.status, "error")
+    if isinstance(exc, (StorageUnavailable, RedisReplyError)):
+        words = "unavailable"
+    return page("dashboard/error.html", exc.status, message=g.words(words)), exc.headers
+
+
+def lang_url(code: str) -> str:
+    """This page in another language (the choice is then remembered in a cookie)."""
+    if request.endpoint in (None, "dashboard.open_share", "dashboard.signin_post", "dashboard.signout"):
+        return url_for("dashboard.signin", lang=code)
+    return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "lang": code})
+
+
+def page(template: str, status: int = 200, **context) -> Response:
+    html = render_template(template, w=g.words, viewer=g.viewer, lang=g.lang, lang_url=lang_url, **context)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def signed_in() -> Viewer:
+    """The viewer, or a redirect to the sign-in form."""
+    if g.viewer is None:
+        abort(redirect(url_for("dashboard.signin", expired=1 if request.cookies.get(SESSION_COOKIE) else None),
+                       303))
+    return g.viewer
+
+
+def visible_site(site_id: str):
+    """The site, if this viewer may see it: a share sees its own site only (403 for any other)."""
+    viewer = signed_in()
+    access.require(viewer.principal, Action.READ_SITE, site_id)
+    if not valid_site_id(site_id):
+        raise UnknownSite("site ids match [a-z0-9][a-z0-9-]{0,62}")
+    return lookup_site(site_id)
+
+
+def set_session(response: Response, viewer: Viewer, signer: Sessions) -> Response:
+    response.set_cookie(SESSION_COOKIE, signer.dump(viewer), max_age=int(signer.lifetime_seconds),
+                        path="/dashboard", httponly=True, samesite="Strict", secure=request.is_secure)
+    response.delete_cookie(PRESESSION_COOKIE, path="/dashboard", samesite="Strict", secure=request.is_secure,
+                           httponly=True)
+    g.drop_session = False
+    return response
+
+
+def chart_days() -> int:
+    raw = request.args.get("days", "30")
+    return int(raw) if raw in {str(n) for n in report.RANGES} else 30

@@ -1,0 +1,81 @@
+"""Signing in (the operator's token, a few attempts a minute per address), out, and opening a share link."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import g, redirect, request, url_for
+
+from .. import access
+from ..context import clock, lookup_site, settings, store
+from ..model import shares
+from ..model.sites import valid_site_id
+from . import bp
+from .middleware import Refused, page, sessions, set_session
+from .session import PRESESSION_COOKIE, hashed_address, new_viewer, signing_key
+
+
+def signin_form(status: int = 200, message: str | None = None, notice: str | None = None, headers=None):
+    """The sign-in form, with a fresh form token in its pre-session cookie."""
+    signer = sessions()
+    if signer is None:
+        return page("dashboard/signin.html", 403, message=g.words("disabled"), form_token=None)
+    form_token, cookie = signer.new_form_token()
+    response = page("dashboard/signin.html", status, message=message, notice=notice, form_token=form_token)
+    response.set_cookie(PRESESSION_COOKIE, cookie, max_age=3600, path="/dashboard", httponly=True,
+                        samesite="Strict", secure=request.is_secure)
+    response.headers.update(headers or {})
+    return response
+
+
+@bp.get("/signin")
+def signin():
+    """The sign-in form (signed in already: the dashboard)."""
+    if g.viewer is not None:
+        return redirect(url_for("dashboard.home"), 303)
+    notice = "signed_out" if request.args.get("bye") else "session_over" if request.args.get("expired") else None
+    return signin_form(notice=g.words(notice) if notice else None)
+
+
+@bp.post("/signin")
+def signin_post():
+    """Check the admin token (constant time, a few attempts a minute per address); then a session."""
+    signer = sessions()
+    try:
+        if signer is None:
+            raise Refused(403, "disabled")
+        if not signer.form_token_matches(request.cookies.get(PRESESSION_COOKIE), request.form.get("csrf")):
+            raise Refused(400, "form_expired")
+        address = hashed_address(signing_key(settings()), request.remote_addr or "")
+        if store().count_signin_attempt(address, clock()) > settings().DASHBOARD_SIGNIN_PER_MINUTE:
+            raise Refused(429, "too_many", **{"Retry-After": "60"})
+        if access.from_signin(settings(), request.form.get("token", "")) is None:
+            raise Refused(401, "wrong_token")
+    except Refused as refused:
+        return signin_form(refused.status, g.words(refused.words), headers=refused.headers)
+    return set_session(redirect(url_for("dashboard.home"), 303), new_viewer(clock()), signer)
+
+
+@bp.post("/signout")
+def signout():
+    """End the session (the form's CSRF token must be the session's)."""
+    viewer = g.viewer
+    if viewer is not None and not hmac.compare_digest(request.form.get("csrf", "").encode(), viewer.csrf.encode()):
+        return page("dashboard/error.html", 400, message=g.words("form_expired"))
+    g.drop_session = True
+    return redirect(url_for("dashboard.signin", bye=1), 303)
+
+
+@bp.get("/share/<secret>")
+def open_share(secret: str):
+    """Sign in as a read-only viewer of the share's one site, then leave the secret's URL at once."""
+    signer = sessions()
+    parts = shares.split_secret(secret)
+    record = None
+    if signer is not None and parts and valid_site_id(parts[0]):
+        record = store().get_share(parts[0], parts[1])
+    if record is None or not shares.key_matches(record, parts[2]) or shares.expired(record, clock()):
+        return page("dashboard/error.html", 404, message=g.words("share_invalid"))
+    lookup_site(parts[0])
+    viewer = new_viewer(clock(), site=parts[0], share=parts[1])
+    return set_session(redirect(url_for("dashboard.site_screen", site_id=parts[0]), 303), viewer, signer)
