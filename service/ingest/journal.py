@@ -3,7 +3,7 @@
 A file is claimed by taking an exclusive ``flock`` on it, held until its hits are written.
 The kernel drops the lock when its holder dies, however it dies, so the next worker that
 starts reclaims a file whose reader was SIGKILLed (a PID could be reused; a lock cannot).
-Lines are versioned (``{"v": 2, ...}``); lines written by older versions still replay.
+Lines are versioned (``{"v": 3, ...}``); lines written by older versions still replay.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO
 
@@ -23,8 +23,8 @@ from ..model.hits import Hit
 
 log = logging.getLogger(__name__)
 
-VERSION = 2
-"""Journal line format written now (1: the hits as positional lists, no "v")."""
+VERSION = 3
+"""Journal line format written now (3: every Hit field by name; 2: named but a fixed set; 1: positional lists, no "v")."""
 CLAIMED = re.compile(r"^replaying-\d+-")
 
 
@@ -121,12 +121,18 @@ class Journal:
 
 
 def encode(hit: Hit) -> dict:
-    row = {"site": hit.site, "visitor": hit.visitor, "kind": hit.kind, "at": int(hit.at.timestamp() * 1000),
-           "tz": hit.timezone, "client": hit.client}
-    if hit.unchecked_hosts:
-        row["unchecked"] = list(hit.unchecked_hosts)
-    if hit.page:
-        row["page"], row["title"], row["link"] = hit.page, hit.title, hit.link
+    """A hit as a journal row: every Hit field by name (so a field added to Hit survives a restart)."""
+    row = {}
+    for name, value in zip(Hit._fields, hit):
+        if name in Hit._field_defaults and value == Hit._field_defaults[name]:
+            continue  # left out: the default comes back on decoding
+        if name == "at":
+            value = int(value.timestamp() * 1000)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        row[name] = value
     return row
 
 
@@ -138,6 +144,8 @@ def decode_line(line: str) -> tuple[str, list[Hit]]:
         return entry["batch"], [_decode_v1(row) for row in entry["hits"]]
     if version == 2:
         return entry["batch"], [_decode_v2(row) for row in entry["hits"]]
+    if version == 3:
+        return entry["batch"], [_decode_v3(row) for row in entry["hits"]]
     raise ValueError(f"journal version {version} is newer than this service")
 
 
@@ -150,6 +158,16 @@ def _decode_v2(row: dict) -> Hit:
     return Hit(row["site"], row["visitor"], row["kind"], _instant(row["at"]), row["tz"], row.get("client", ""),
                unchecked_hosts=tuple(row.get("unchecked", ())), page=row.get("page", ""), title=row.get("title", ""),
                link=row.get("link", ""))
+
+
+def _decode_v3(row: dict) -> Hit:
+    values = {name: row[name] for name in Hit._fields if name in row}
+    values["at"] = _instant(values["at"])
+    if "day" in values:
+        values["day"] = date.fromisoformat(values["day"])
+    if "unchecked_hosts" in values:
+        values["unchecked_hosts"] = tuple(values["unchecked_hosts"])
+    return Hit(**values)
 
 
 def _instant(at_ms: int) -> datetime:

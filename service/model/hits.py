@@ -117,3 +117,9 @@ class Hit(NamedTuple):
 
     def local_day(self) -> date:
         return self.day or local_day(self.at, ZoneInfo(self.timezone))
+
+
+SCRIPT_COLUMNS = ("visitor", "at", "kind", "page", "title", "link")
+"""The Hit fields record_hits.lua reads, each as one MessagePack column (``hits.<name>[i]``; ``at``
+in unix ms). A new per-hit field is a Hit field with a default plus its name here: the journal
+keeps every Hit field by name, the packer and the script follow this list."""

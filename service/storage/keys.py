@@ -65,7 +65,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from datetime import date, timedelta, timezone, tzinfo
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..model.periods import day_end
@@ -170,8 +172,6 @@ def salt(day: date) -> str:
     return f"va:salt:{day.isoformat()}"
 
 
-
-
 def visitors_deadline(day: date, tz: ZoneInfo) -> int:
     """Unix seconds after which a site's visitor set of ``day`` may go."""
     return int(day_end(day, tz).timestamp()) + SALT_KEEP_DAYS * 86400
@@ -186,31 +186,48 @@ def batch_marker(site: str, batch_id: str) -> str:
     return f"{site_prefix(site)}:b:{batch_id}"
 
 
+class DayKey(NamedTuple):
+    """One key that every hit of a site's local day may touch, as record_hits.lua sees it (``K.<name>``)."""
+
+    name: str
+    type: str
+    """Its Redis type, checked before the script writes anything."""
+    build: Callable[[str, date], str]
+    """(site, local day) -> the key's name."""
+    keep_days: int | None = None
+    """It must live this many days after the local day ends (the script gets ``TTL.<name>``); None: no deadline."""
+
+
+DAY_KEYS: tuple[DayKey, ...] = (
+    DayKey("config", "hash", lambda site, day: config(site)),
+    DayKey("online", "zset", lambda site, day: online(site)),
+    DayKey("history", "hash", history),
+    DayKey("visitors", "string", lambda site, day: f"{site_prefix(site)}:u:{day.isoformat()}", SALT_KEEP_DAYS),
+    DayKey("total", "hash", lambda site, day: total(site)),
+    DayKey("pages", "zset", pages_day, PAGE_DAYS_KEPT),
+    DayKey("pages_before", "zset", lambda site, day: pages_day(site, day - timedelta(days=1))),
+    DayKey("pages_all", "zset", lambda site, day: pages_all(site)),
+    DayKey("titles", "hash", lambda site, day: page_titles(site)),
+    DayKey("not_counted", "hash", not_counted, NOT_COUNTED_DAYS_KEPT),
+    DayKey("links", "hash", lambda site, day: page_links(site)),
+)
+"""The day's keys of record_hits.lua, in KEYS order after the batch marker: add a key here and the
+script can use it by name (see storage/writes.py)."""
+
+EXPIRING_DAY_KEYS = tuple(key for key in DAY_KEYS if key.keep_days is not None)
+
+
 @dataclasses.dataclass(frozen=True)
 class DayKeys:
-    """The keys and fields that every hit of one site on one local day shares, and the
-    per-hit key names, in the order ``record_hits.lua`` documents."""
+    """The key names (DAY_KEYS order) and lifetimes that every hit of one site on one local day
+    shares, and the per-hit key names."""
 
     prefix: str
-    config: str
-    online: str
-    history: str
-    visitors: str
-    total: str
+    names: tuple[str, ...]
+    deadlines: tuple[int, ...]
+    """Unix seconds after which each of EXPIRING_DAY_KEYS may go, in that order."""
     fields: tuple[str, str, str]
     """History fields of the day: visits, pageviews, visitors."""
-    visitors_deadline: int
-    """Unix seconds after which the day's visitor set may go."""
-    pages: str
-    """The day's page views; then the day before's (trimmed once past), all time, titles."""
-    pages_before: str
-    pages_all: str
-    titles: str
-    links: str
-    pages_deadline: int
-    """Unix seconds after which the day's page views may go."""
-    not_counted: str
-    not_counted_deadline: int
 
     def session(self, visitor: str) -> str:
         return f"{self.prefix}:s:{visitor}"
@@ -223,10 +240,7 @@ class DayKeys:
 @functools.lru_cache(maxsize=1024)
 def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
     """The keys of a site's local ``day`` (cached: every hit of the day asks)."""
-    prefix = site_prefix(site)
-    return DayKeys(prefix, config(site), online(site), history(site, day), f"{prefix}:u:{day.isoformat()}", total(site),
-                   (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")), visitors_deadline(day, tz),
-                   pages_day(site, day), pages_day(site, day - timedelta(days=1)), pages_all(site), page_titles(site),
-                   page_links(site),
-                   int(day_end(day, tz).timestamp()) + PAGE_DAYS_KEPT * 86400,
-                   not_counted(site, day), not_counted_deadline(day, tz))
+    ends = int(day_end(day, tz).timestamp())
+    return DayKeys(site_prefix(site), tuple(key.build(site, day) for key in DAY_KEYS),
+                   tuple(ends + key.keep_days * 86400 for key in EXPIRING_DAY_KEYS),
+                   (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")))

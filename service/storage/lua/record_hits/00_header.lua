@@ -1,0 +1,29 @@
+-- record_hits: count a batch of hits of ONE site on ONE local day, atomically and at most once.
+--
+-- The script is this folder's parts joined in name order after a prelude that storage/writes.py
+-- generates: K.<name> are the keys (keys.DAY_KEYS, after K.marker), KEY_TYPES their Redis types,
+-- A.<name> the arguments (writes.SCRIPT_ARGS), TTL.<name> the seconds an expiring key must still
+-- live, A.hits the hits as a MessagePack map of columns (model.hits.SCRIPT_COLUMNS): hits.<field>[i].
+-- KEYS[PER_HIT_KEYS + i] is hit i's session ("<last hit ms>:<minute>:<hits in that minute>") and,
+-- when A.address_hits_per_minute sets a limit, KEYS[PER_HIT_KEYS + n + i] its client address's
+-- hits in this minute (the address hashed like visitors).
+--
+-- Every key is passed in KEYS (built by service/storage/keys.py), the per-hit ones too, although
+-- they share the site's {site} hash tag (so its slot): Redis's EVAL docs ask for every key a
+-- script touches to be declared, Cluster routes the call and checks a slot being migrated by the
+-- declared keys, and ACL key patterns and servers that lock keys by KEYS rely on them too. The
+-- shebang (Redis >= 7.0, Valkey) declares a writing script: Redis refuses it before it runs when
+-- it is out of memory or a read-only replica, so a batch is never half applied.
+--
+-- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
+-- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
+-- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
+-- new to a day already at its cap (counted for the site, not per page). A key of the wrong
+-- type is an error reply raised before any write.
+--
+-- Two phases: every read and check first (10_checks, 20_hits: sessions and address counters are
+-- read once and then followed in Lua tables), every write after (30_ onwards), with commands that
+-- cannot fail on keys already checked. Lifetimes are relative (PX, EXPIRE), measured from the hit:
+-- the service's clock picks the period, and a Redis whose clock disagrees never drops a key early.
+-- A part that breaks a visit down (a source, a device) reads `visit_hits` (the indexes of the hits
+-- that began a visit) after 20_hits and writes its own keys between 30_ and 90_.
