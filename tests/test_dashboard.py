@@ -12,8 +12,9 @@ import pytest
 
 from service import create_app
 from service.dashboard.middleware import CSP
+from service.model.hits import Outcome
 
-from .conftest import ADMIN_TOKEN
+from .conftest import ADMIN_TOKEN, CHROME
 from .helpers import ADMIN, DASHBOARD_PAGES, add_site, hit, seed_history
 
 NOW = datetime(2026, 11, 28, 5, 0, tzinfo=timezone.utc)
@@ -439,3 +440,87 @@ def test_not_counted_panel_shows_the_hits_a_test_sent(client, app):
     # bot, prefetch, foreign_domain, rate_limited, ip_limited, no_user_agent, user_agent_too_long, other
     assert cells == ["3", "1", "2", "0", "0", "1", "0", "0"]
     assert len(re.findall(r'<tr data-date="\d{4}-\d\d-\d\d">', text)) == 14
+
+
+# --- the not-counted table against the outcomes ----------------------------------------
+
+NOT_TALLIED = {
+    Outcome.VISIT: "counted", Outcome.PAGEVIEW: "counted", Outcome.PING: "counted",
+    Outcome.UNKNOWN_SITE: "no site to tally it under", Outcome.INVALID: "refused before its site is read",
+    Outcome.DROPPED: "lost in the process, before Redis", Outcome.REJECTED: "set aside on disk, not written",
+    Outcome.DUPLICATE: "a retried batch, tallied the first time", Outcome.QUEUED: "not an ending: buffered",
+}
+"""Outcomes never written to a site's per-day not-counted tally, and why."""
+
+SUMMED_AS_OTHER: frozenset[Outcome] = frozenset()
+"""Tallied outcomes the table leaves to its 'other' column on purpose (none: each has a column)."""
+
+FLOOD_IP, REFRESH_IP = "198.51.100.30", "198.51.100.20"
+TALLY_CAPS = {"VISITOR_HITS_PER_MINUTE": 2, "IP_HITS_PER_MINUTE": 10}
+
+
+def send_flood(client, n: int) -> None:
+    """One address past IP_HITS_PER_MINUTE: the first refused in the hit script, the rest by its block."""
+    for i in range(TALLY_CAPS["IP_HITS_PER_MINUTE"] + n):
+        hit(client, ip=FLOOD_IP, agent=CHROME.replace("131.0.0.0", f"131.0.{i}.0"))
+
+
+def send_refreshes(client, n: int) -> None:
+    """One visitor past VISITOR_HITS_PER_MINUTE (within the address's limit)."""
+    for _ in range(TALLY_CAPS["VISITOR_HITS_PER_MINUTE"] + n):
+        hit(client, ip=REFRESH_IP)
+
+
+def repeat(**how):
+    """A sender of ``n`` hits made ``how`` (the hit helper's arguments)."""
+    def send(client, n: int) -> None:
+        for _ in range(n):
+            hit(client, **how)
+    return send
+
+
+TALLIED = {  # how hits sent through the API end with each tallied outcome; a different number of each
+    Outcome.BOT: (1, repeat(agent="Mozilla/5.0 (compatible; Googlebot/2.1)")),
+    Outcome.PREFETCH: (2, repeat(headers={"Sec-Purpose": "prefetch"})),
+    Outcome.FOREIGN_DOMAIN: (3, repeat(url="https://evil.example/")),
+    Outcome.RATE_LIMITED: (4, send_refreshes),
+    Outcome.IP_LIMITED: (5, send_flood),
+    Outcome.NO_USER_AGENT: (6, repeat(agent="")),
+    Outcome.USER_AGENT_TOO_LONG: (7, repeat(agent="Mozilla/5.0 " + "x" * 600)),
+}
+"""Outcomes a site's per-day not-counted tally holds, each with how many hits the test sends and how."""
+
+
+def test_not_counted_columns_are_outcomes_and_every_tallied_outcome_has_one():
+    """Each column of the not-counted table is a way a hit ends, and no way a hit is left out hides in 'other'."""
+    from service.dashboard.report import NOT_COUNTED_REASONS
+
+    assert set(NOT_COUNTED_REASONS) <= {str(o) for o in Outcome}, NOT_COUNTED_REASONS
+    # A new Outcome must be sorted here: either the test sends hits ending with it, or it is never tallied.
+    assert set(TALLIED) & set(NOT_TALLIED) == set()
+    assert set(Outcome) - set(TALLIED) - set(NOT_TALLIED) == set()
+    assert {str(o) for o in TALLIED if o not in SUMMED_AS_OTHER} == set(NOT_COUNTED_REASONS)
+
+
+def test_not_counted_table_names_every_reason_hits_were_left_out(app_config, clock, redis_client):
+    """Hits left out for each reason (agent filters, domains, both rate limits) each show in their own
+    column of today's not-counted row, with nothing unexplained under 'other'."""
+    from service.storage import keys
+
+    app = create_app({**app_config, **TALLY_CAPS, "CLOCK": clock})
+    client = app.test_client()
+    add_site(client)
+    for count, send in TALLIED.values():
+        send(client, count)
+    assert app.extensions["recorder"].flush()
+    today = NOW.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    tally = {k.decode(): int(v) for k, v in redis_client.hgetall(keys.not_counted("travinh", today)).items()}
+    assert tally == {str(outcome): count for outcome, (count, _) in TALLIED.items()}
+    sign_in(client)
+    text = client.get("/dashboard/sites/travinh").get_data(as_text=True).split("data-not-counted")[1]
+    columns = re.findall(r'<th scope="col" class="num" data-reason="([^"]+)">', text) + ["other"]
+    row = re.search(rf'<tr data-date="{today.isoformat()}">(.*?)</tr>', text, re.S).group(1)
+    cells = [int(c) for c in re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)]
+    other = sum(count for outcome, (count, _) in TALLIED.items() if outcome in SUMMED_AS_OTHER)
+    assert dict(zip(columns, cells, strict=True)) == {**{r: tally.get(r, 0) for r in columns[:-1]}, "other": other}
+    assert set(tally) <= set(columns) | {str(o) for o in SUMMED_AS_OTHER}  # nothing written the table cannot show

@@ -9,7 +9,6 @@ import time_machine
 
 from service.storage import keys
 
-from .conftest import CHROME
 from .helpers import ADMIN, add_site, counters, hit
 from .servers import every_server_kind  # noqa: F401  (a fixture: each test runs on every server kind)
 
@@ -78,9 +77,10 @@ def test_no_raw_ip_or_user_agent_is_stored(client, redis_client):
             blobs.extend(redis_client.lrange(key, 0, -1))
         elif kind == b"set":
             blobs.extend(redis_client.smembers(key))
-    assert blobs
     assert not [b for b in blobs for n in needles if n in b]
-    assert CHROME  # the agent the hits carried
+    # Not a vacuous pass: the scan read values, not only key names, and found what the same hits
+    # did store (the pages they were sent from), so an address or agent stored with them would show.
+    assert {b"/", b"/bai-0", b"/bai-1", b"/bai-2"} <= set(blobs)
 
 
 def test_every_site_key_shares_one_cluster_slot(client, redis_client):
