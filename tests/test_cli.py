@@ -99,7 +99,7 @@ EXIT_CODES = [
 
 @pytest.mark.parametrize(("what", "args", "env", "code"), EXIT_CODES, ids=[row[0] for row in EXIT_CODES])
 def test_exit_codes(redis_url, what, args, env, code):
-    """Each command exits with the code the README's table gives: 0 done, 1 unknown site,
+    """Each command exits with the code docs/cli.md's table gives: 0 done, 1 unknown site,
     2 bad usage or value (settings too), 3 Redis unreachable."""
     runner = CliRunner()
     runner.invoke(main, ["sites", "add", "travinh", "travinh.gov.vn"], env={"REDIS_URL": redis_url})

@@ -68,8 +68,8 @@ def test_stop_grace_period_outlasts_gunicorn_and_the_buffer():
     assert re.fullmatch(r"\d+s", grace), grace
     spill_and_reap_seconds = 10
     assert int(grace[:-1]) >= graceful + flush + spill_and_reap_seconds, (grace, graceful, flush)
-    readme = (ROOT / "README.md").read_text()
-    assert f"stop_grace_period: {grace}" in readme and f"graceful_timeout` ({graceful} s)" in readme
+    deployment = (ROOT / "docs" / "deployment.md").read_text()
+    assert f"stop_grace_period: {grace}" in deployment and f"graceful_timeout` ({graceful} s)" in deployment
 
 
 def test_docker_compose_accepts_the_file_with_env_example(tmp_path):

@@ -38,7 +38,7 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def plain_env(redis_url: str, tmp_path: Path, port: int, **extra) -> dict:
-    """The environment of an operator who sets only what the README's table lists."""
+    """The environment of an operator who sets only what docs/configuration.md lists."""
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     (tmp_path / "tmp").mkdir(exist_ok=True)
     return {**env, "REDIS_URL": redis_url, "ADMIN_TOKEN": ADMIN_TOKEN, "BIND": f"127.0.0.1:{port}",

@@ -308,8 +308,8 @@ def directives(text: str) -> set[str]:
 
 
 def test_portal_snippets_use_the_shipped_proxy_rules(client):
-    """The demo page's nginx snippet has every rule of visitor-analytics-proxy.conf, and the README's
-    includes that file; neither appends the client's own X-Forwarded-For."""
+    """The demo page's nginx snippet has every rule of visitor-analytics-proxy.conf, and the one in
+    docs/deployment.md includes that file; neither appends the client's own X-Forwarded-For."""
     import html
     import re
 
@@ -318,7 +318,7 @@ def test_portal_snippets_use_the_shipped_proxy_rules(client):
     page = html.unescape(client.get("/").get_data(as_text=True))
     snippet = re.search(r"# In the portal's nginx.*?\n\}", page, re.S).group()
     assert rules <= directives(snippet), rules - directives(snippet)
-    readme = (ROOT / "README.md").read_text()
-    assert "include visitor-analytics-proxy.conf;" in readme
-    for text in (page, readme, (NGINX_DIR / "visitor-analytics.conf").read_text()):
+    deployment = (ROOT / "docs" / "deployment.md").read_text()
+    assert "include visitor-analytics-proxy.conf;" in deployment
+    for text in (page, deployment, (NGINX_DIR / "visitor-analytics.conf").read_text()):
         assert "$proxy_add_x_forwarded_for" not in text

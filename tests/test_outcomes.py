@@ -1,4 +1,4 @@
-"""The Outcome enum is the one list of how a hit ends: metrics, OpenAPI and README follow it."""
+"""The Outcome enum is the one list of how a hit ends: metrics, OpenAPI and the docs follow it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from service.model.hits import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = json.loads((ROOT / "service" / "openapi.json").read_text())
-README = (ROOT / "README.md").read_text()
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+COUNTING = (ROOT / "docs" / "counting.md").read_text()
 
 
 def test_metric_help_and_label_values_name_every_outcome():
@@ -31,10 +32,12 @@ def test_openapi_x_not_counted_lists_exactly_the_reported_outcomes():
         assert set(header["schema"]["enum"]) == reported, path
 
 
-def test_readme_lists_every_outcome_in_metrics_and_the_reported_ones_in_counting_rules():
-    metrics_list = re.search(r"`va_hits_total\{outcome\}` \(([^)]*)\)", README)[1]
+def test_docs_list_every_outcome_in_metrics_and_the_reported_ones_in_counting_rules():
+    """docs/operations.md lists every va_hits_total outcome, and docs/counting.md names the reported ones."""
+    metrics_list = re.search(r"`va_hits_total\{outcome\}` \(([^)]*)\)", OPERATIONS)[1]
     assert {o.strip() for o in metrics_list.replace("\n", " ").split(",")} == set(metrics.OUTCOMES)
-    rules = README[README.index("Not counted, yet answered `204`"):README.index("## API (version 1)")]
+    start = COUNTING.index("Not counted, yet answered `204`")
+    rules = COUNTING[start:COUNTING.index("\n## ", start)]
     for outcome in Outcome:
         if outcome.reported:
             assert f"`{outcome}`" in rules, outcome
