@@ -74,12 +74,12 @@ def not_counted(store, site, today: date) -> list[dict]:
 
 
 def site_rows(store, sites: list, now: datetime, week_start: int) -> list[dict]:
-    """The operator's table: one row per site with online, today, week, total and 30 days of visits."""
-    rows = []
-    for site in sites:
-        counters = store.read_counters(site, now, week_start)
-        trend = daily(store, site, local_day(now, site.tz), 30)
-        rows.append({"site": site.id, "online": counters["online"], "today": counters["today"]["visits"],
-                     "week": counters["week"]["visits"], "total": counters["total"]["visits"],
-                     "trend": [r["visits"] for r in trend]})
-    return rows
+    """The operator's table: one row per site with online, today, week, total and 30 days of visits.
+
+    Two round trips whatever the number of sites: every site's counters, then every trend.
+    """
+    counters = store.read_counters_many(sites, now, week_start)
+    trends = store.history_many([(site, days_back(local_day(now, site.tz), 30)) for site in sites])
+    return [{"site": site.id, "online": c["online"], "today": c["today"]["visits"], "week": c["week"]["visits"],
+             "total": c["total"]["visits"], "trend": [r["visits"] for r in trend]}
+            for site, c, trend in zip(sites, counters, trends)]

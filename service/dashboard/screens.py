@@ -22,7 +22,7 @@ def home():
     sort = request.args.get("sort", "site")
     sort = sort if sort in SORTS else "site"
     descending = request.args.get("dir", "asc" if sort == "site" else "desc") == "desc"
-    found = [s for s in (store().get_site(i) for i in store().list_sites()) if s is not None]
+    found = [s for s in store().get_sites(store().list_sites()) if s is not None]
     rows = report.site_rows(store(), found, clock(), settings().week_start_index)
     rows.sort(key=lambda r: r[sort], reverse=descending)
     for row in rows:

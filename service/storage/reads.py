@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 from ..model import periods
@@ -23,30 +24,43 @@ class ReadsMixin:
 
     def read_counters(self, site: Site, now: datetime, week_start: int) -> dict:
         """Online, today, yesterday, week, month and total numbers of a site, in one round trip."""
-        tz = site.tz
-        today = periods.local_day(now, tz)
+        return self.read_counters_many([site], now, week_start)[0]
+
+    def read_counters_many(self, sites: list[Site], now: datetime, week_start: int) -> list[dict]:
+        """The counters of every site in ``sites``, in one round trip whatever their number."""
+        if not sites:
+            return []
+        with redis_errors("counters", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            readers = [self._queue_counters(pipe, site, now, week_start) for site in sites]
+            results = pipe.execute()
+        return _split(readers, results)
+
+    def _queue_counters(self, pipe, site: Site, now: datetime, week_start: int):
+        """Queue one site's counters reads; answer (commands queued, the function that reads their replies)."""
+        today = periods.local_day(now, site.tz)
         yesterday = today - timedelta(days=1)
         week = periods.week_days(today, week_start)
         month = periods.month_days(today)
         days = sorted({yesterday, *week, *month})
         now_ms = int(now.timestamp() * 1000)
-        with redis_errors("counters", self.log_reply_error):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zcount(keys.online(site.id), now_ms - self.limits.online_window_seconds * 1000, "+inf")
-            self._queue_days(pipe, site.id, days)
-            pipe.hmget(keys.total(site.id), METRICS)
-            pipe.hmget(keys.baseline(site.id), METRICS)
-            results = pipe.execute()
-        online, *day_rows, total, base = results
-        numbers = self._merge_days(days, day_rows)
-        return {
-            "online": int(online),
-            "today": numbers[today],
-            "yesterday": numbers[yesterday],
-            "week": {m: sum(numbers[d][m] for d in week) for m in METRICS},
-            "month": {m: sum(numbers[d][m] for d in month) for m in METRICS},
-            "total": {m: _int(total[i]) + _int(base[i]) for i, m in enumerate(METRICS)},
-        }
+        pipe.zcount(keys.online(site.id), now_ms - self.limits.online_window_seconds * 1000, "+inf")
+        queued = 3 + self._queue_days(pipe, site.id, days)
+        pipe.hmget(keys.total(site.id), METRICS)
+        pipe.hmget(keys.baseline(site.id), METRICS)
+
+        def read(results: list) -> dict:
+            online, *day_rows, total, base = results
+            numbers = self._merge_days(days, day_rows)
+            return {
+                "online": int(online),
+                "today": numbers[today],
+                "yesterday": numbers[yesterday],
+                "week": {m: sum(numbers[d][m] for d in week) for m in METRICS},
+                "month": {m: sum(numbers[d][m] for d in month) for m in METRICS},
+                "total": {m: _int(total[i]) + _int(base[i]) for i, m in enumerate(METRICS)},
+            }
+        return queued, read
 
     def read_pages(self, site: Site, pages: list[str], now: datetime) -> list[dict]:
         """Today's and all-time views (baseline included) of normalized ``pages``, in one round trip."""
@@ -77,19 +91,33 @@ class ReadsMixin:
 
     def history(self, site: Site, days: list[date]) -> list[dict]:
         """One row per local day, oldest first."""
+        return self.history_many([(site, days)])[0]
+
+    def history_many(self, wanted: list[tuple[Site, list[date]]]) -> list[list[dict]]:
+        """History rows of many (site, days) pairs, in one round trip whatever their number."""
+        if not wanted:
+            return []
         with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
-            self._queue_days(pipe, site.id, days)
-            rows = pipe.execute()
-        merged = self._merge_days(days, rows)
-        return [{"date": d.isoformat(), **merged[d]} for d in days]
+            readers = []
+            for site, days in wanted:
+                readers.append((self._queue_days(pipe, site.id, days), functools.partial(self._rows, days)))
+            results = pipe.execute()
+        return _split(readers, results)
 
     @staticmethod
-    def _queue_days(pipe, site_id: str, days: list[date]) -> None:
-        """Queue one HMGET per month hash covering ``days``."""
-        for month_days in _by_month(days):
+    def _queue_days(pipe, site_id: str, days: list[date]) -> int:
+        """Queue one HMGET per month hash covering ``days``; answer how many."""
+        months = _by_month(days)
+        for month_days in months:
             fields = [keys.day_field(d, SHORT[m]) for d in month_days for m in METRICS]
             pipe.hmget(keys.history(site_id, month_days[0]), fields)
+        return len(months)
+
+    @classmethod
+    def _rows(cls, days: list[date], replies: list) -> list[dict]:
+        merged = cls._merge_days(days, replies)
+        return [{"date": d.isoformat(), **merged[d]} for d in days]
 
     @staticmethod
     def _merge_days(days: list[date], rows: list) -> dict[date, dict]:
@@ -130,3 +158,12 @@ def _by_month(days: list[date]) -> list[list[date]]:
         else:
             groups.append([d])
     return groups
+
+
+def _split(readers: list, results: list) -> list:
+    """Hand each reader (commands queued, read function) its share of a pipeline's replies."""
+    answers, position = [], 0
+    for queued, read in readers:
+        answers.append(read(results[position:position + queued]))
+        position += queued
+    return answers

@@ -14,12 +14,18 @@ class SitesMixin:
 
     def get_site(self, site_id: str) -> Site | None:
         """Read a site's settings, or None when it is not registered."""
+        return self.get_sites([site_id])[0]
+
+    def get_sites(self, site_ids: list[str]) -> list[Site | None]:
+        """Read the settings of many sites in one round trip (None for one not registered)."""
+        if not site_ids:
+            return []
         with redis_errors("site", self.log_reply_error):
-            raw = self.redis.hgetall(keys.config(site_id))
-        if not raw:
-            return None
-        return Site(site_id, tuple(json.loads(raw[b"domains"])), raw[b"timezone"].decode(),
-                    tuple(json.loads(raw.get(b"page_params", b"[]"))))
+            pipe = self.redis.pipeline(transaction=False)
+            for site_id in site_ids:
+                pipe.hgetall(keys.config(site_id))
+            found = pipe.execute()
+        return [_site(site_id, raw) if raw else None for site_id, raw in zip(site_ids, found)]
 
     def put_site(self, site: Site) -> bool:
         """Create or replace a site's settings; True when it was created."""
@@ -55,3 +61,7 @@ class SitesMixin:
         with redis_errors("other", self.log_reply_error):
             return sorted(s.decode() for s in self.redis.smembers(keys.SITES))
 
+
+def _site(site_id: str, raw: dict) -> Site:
+    return Site(site_id, tuple(json.loads(raw[b"domains"])), raw[b"timezone"].decode(),
+                tuple(json.loads(raw.get(b"page_params", b"[]"))))
