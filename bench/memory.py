@@ -27,7 +27,7 @@ KEY_CLASSES = {
     "ip": "per-address minute caps (2 min)",
     "b": "batch markers (10 min)",
 }
-"""Key classes by the name part after the site (see service/keys.py), and their lifetimes."""
+"""Key classes by the name part after the site (see service/storage/keys.py), and their lifetimes."""
 PERSISTENT = ("cfg", "tot", "base", "h")
 ZONE = "Asia/Ho_Chi_Minh"
 

@@ -37,12 +37,12 @@ def best(fn, number: int, repeat: int = 5) -> float:
 
 def main() -> None:
     redis_url = sys.argv[1]
-    os.environ.update({"REDIS_URL": redis_url, "VA_BENCH_FLOOR": "1", "VISITOR_HITS_PER_MINUTE": "1000000",
+    os.environ.update({"REDIS_URL": redis_url, "VISITOR_HITS_PER_MINUTE": "1000000",
                        "IP_HITS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": "micro-" + "0" * 32,
                        "JOURNAL_DIR": os.environ.get("JOURNAL_DIR", "")})
     from crawlerdetect import CrawlerDetect
 
-    from service import create_app
+    from bench.floor import create_app
     from service.ingest import crawlers, filters
     from service.storage import keys
     from service.ops import metrics

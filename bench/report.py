@@ -79,9 +79,9 @@ def machine() -> dict[str, str]:
 
 
 NOTES = [
-    "Service started with the image's command, `python -m gunicorn -c python:service.gunicorn_config "
-    "'service:create_app()'`, on 127.0.0.1, with `VA_BENCH_FLOOR=1` (registers `POST /bench/floor`: same "
-    "body read, `204`, nothing else; it still runs the app's before/after-request hooks), a private "
+    "Service started with the image's command and settings, `python -m gunicorn -c python:service.gunicorn_config "
+    "'bench.floor:create_app()'`: the product's app plus `POST /bench/floor` (same body read, `204`, nothing "
+    "else; it still runs the app's before/after-request hooks), on 127.0.0.1, a private "
     "redis-server with **AOF off** (production keeps it on), `LOG_LEVEL=WARNING`, `ACCESS_LOG=0`.",
     "**`VISITOR_HITS_PER_MINUTE=1000000` and `IP_HITS_PER_MINUTE=0`** (no per-address limit): the load "
     "comes from one IP (127.0.0.1) and a few thousand User-Agents, so the default caps (60 a visitor, "

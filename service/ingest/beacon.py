@@ -26,7 +26,7 @@ preflight), fetch may send application/json, and curl -d or urllib default to fo
 
 class Beacon(NamedTuple):
     """What a page told us: which site, which page, and whether it is a view or a ping (a named
-    tuple, like the other values of the hit's path: service/hits.py)."""
+    tuple, like the other values of the hit's path: service/model/hits.py)."""
 
     site: str
     url: str

@@ -108,7 +108,7 @@ class Hit(NamedTuple):
     """Made while Redis was away for a site this worker had never seen: the page's host (and
     the Origin's) to check against the site's domains, and its zone to learn, before writing."""
     page: str = ""
-    """The normalized page (service/pages.py) of a pageview; '' for a ping."""
+    """The normalized page (service/model/page_urls.py) of a pageview; '' for a ping."""
     title: str = ""
     """The page's document.title as the beacon sent it (cleaned, at most 200 characters)."""
     link: str = ""

@@ -1,6 +1,6 @@
 """A page of a site: a page URL (or a raw path) normalized into the one key its views count under.
 
-The rule, in order (README "Pages" documents it for webmasters):
+The rule, in order (docs/pages.md documents it for webmasters):
 
 1. scheme, host, port and ``#fragment`` are dropped (the site's domains already decided);
 2. the query string is dropped, except the parameters named in the site's ``page_params``

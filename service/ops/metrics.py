@@ -41,9 +41,9 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PA
 OUTCOMES = tuple(str(o) for o in Outcome if o is not Outcome.QUEUED)
 """Every value of va_hits_total's outcome label."""
 REDIS_OPERATIONS = ("record", "counters", "pages", "site", "info", "other")
-"""Every value of va_redis_errors_total's operation label (service/store.py's redis_errors calls)."""
+"""Every value of va_redis_errors_total's operation label (service/storage's redis_errors calls)."""
 REDIS_ERROR_KINDS = ("unavailable", "oom", "readonly", "auth", "unsupported_version", "other")
-"""Every value of va_redis_errors_total's kind label (service/store.py's classify)."""
+"""Every value of va_redis_errors_total's kind label (service/storage/replies.py's classify)."""
 CACHE_RESULTS = ("hit", "miss", "stale")
 """Every value of va_counters_cache_total's result label."""
 
