@@ -120,5 +120,9 @@ def register(app: Flask) -> None:
         return error_response(500, "internal_error", "internal error")
 
 
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
 class Forbidden(ApiError):
     status, code = 403, "forbidden"

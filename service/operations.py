@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from .model import page_baseline
+from .errors import Conflict, UnknownSite
+from .model import page_baseline, tokens
 from .model.page_baseline import ImportReport
 from .model.sites import Site
 
@@ -45,3 +46,29 @@ def history_days(site: Site, now: datetime, count: int) -> list[date]:
 def history(store, site: Site, now: datetime, count: int) -> list[dict]:
     """One row per local day (date, visits, pageviews, visitors), oldest first, ending today."""
     return store.history(site, history_days(site, now, count))
+
+
+def create_token(store, label: str, sites: list[str], days: int | None, now: datetime) -> dict:
+    """Make a site token for registered ``sites``; answer its record with the token itself (shown once)."""
+    missing = [site_id for site_id, site in zip(sites, store.get_sites(sites)) if site is None]
+    if missing:
+        raise UnknownSite(f"no site {missing[0]!r} is registered here")
+    if store.count_tokens() >= tokens.MAX_TOKENS:
+        raise Conflict(f"at most {tokens.MAX_TOKENS} site tokens: revoke some first")
+    token_id, secret, record = tokens.new_token(label, sites, days, now)
+    store.put_token(token_id, record)
+    return {**tokens.public(token_id, record), "token": secret}
+
+
+def list_tokens(store, now: datetime) -> list[dict]:
+    """Every site token without its secret, oldest first (expired ones too, marked by their date)."""
+    found, used = store.list_tokens()
+    listed = [tokens.public(i, r, used.get(i)) for i, r in found.items()]
+    return sorted(listed, key=lambda t: (t["created"], t["id"]))
+
+
+def list_sessions(store, now: datetime) -> list[dict]:
+    """Every live dashboard session: id, role, the credential it was opened with, its sites, start and end."""
+    rows = [{"id": i, "role": r.get("role"), "credential": r.get("credential") or None, "sites": r.get("sites"),
+             "started": r.get("started"), "ends": r.get("ends")} for i, r in store.list_sessions(now).items()]
+    return sorted(rows, key=lambda s: (s["started"] or "", s["id"]))

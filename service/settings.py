@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 ADMIN_TOKEN_MIN_LENGTH = 32
+ADMIN_TOKEN_MIN_BITS = 100
+"""Least strength of ADMIN_TOKEN, estimated as length x log2(distinct characters): 32 random hex
+digits give 128, secrets.token_urlsafe(32) about 240, 32 times the same letter 0."""
 """Shortest admin token accepted, in characters (secrets.token_urlsafe(32) gives 43)."""
 ADMIN_TOKEN_PLACEHOLDER = "change-me-to-a-long-random-string"
 """The value .env.example ships: refused, so a copied example never guards a real admin API."""
@@ -90,6 +94,9 @@ class Settings:
 
     DASHBOARD_SIGNIN_PER_MINUTE: int = 10
     """Sign-in attempts one client address may make in a minute; further ones are refused (429)."""
+    AUTH_FAILURES_PER_MINUTE: int = 10
+    """Failed bearer-token or sign-in attempts one client address may make in a minute, across every
+    worker and instance; after them every attempt from it answers 429 until the minute is over."""
 
     ACCESS_LOG: int = 0
     """1: log one JSON line per request at INFO (request id, route, status, duration)."""
@@ -152,6 +159,7 @@ class Settings:
              f"must be at least 32 characters; make one with: {MAKE_A_TOKEN}")
         need(0 < self.DASHBOARD_SESSION_HOURS <= 24 * 90, "DASHBOARD_SESSION_HOURS", "must be above 0 and at most 2160")
         need(1 <= self.DASHBOARD_SIGNIN_PER_MINUTE <= 10_000, "DASHBOARD_SIGNIN_PER_MINUTE", "must be 1 to 10000")
+        need(1 <= self.AUTH_FAILURES_PER_MINUTE <= 10_000, "AUTH_FAILURES_PER_MINUTE", "must be 1 to 10000")
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
@@ -165,6 +173,9 @@ class Settings:
             why = "is still the placeholder of .env.example"
         elif len(token) < ADMIN_TOKEN_MIN_LENGTH:
             why = f"is {len(token)} characters long, under the {ADMIN_TOKEN_MIN_LENGTH} required"
+        elif estimated_bits(token) < ADMIN_TOKEN_MIN_BITS:
+            why = (f"is too predictable (about {estimated_bits(token):.0f} bits: too few distinct characters), "
+                   f"under the {ADMIN_TOKEN_MIN_BITS} required")
         else:
             return
         raise SettingsError(f"ADMIN_TOKEN {why}; make one with: {MAKE_A_TOKEN} "
@@ -189,3 +200,9 @@ def _convert(field: dataclasses.Field, raw):
     if kind is int and isinstance(raw, float) and not raw.is_integer():
         raise ValueError("must be a whole number")
     return kind(raw)
+
+
+def estimated_bits(secret: str) -> float:
+    """An upper estimate of a secret's strength in bits: its length times log2 of its distinct characters."""
+    distinct = len(set(secret))
+    return len(secret) * math.log2(distinct) if distinct > 1 else 0.0

@@ -24,7 +24,8 @@ MAX_PAGE_BASELINE_BYTES = 256 * 2**20
 @bp.before_request
 def authenticate():
     """Know who asks before any admin route runs: a bearer credential, or 401/403."""
-    g.principal = access.from_bearer(settings(), request.headers.get("Authorization", ""))
+    g.principal = access.from_bearer(settings(), store(), request.headers.get("Authorization", ""),
+                                     request.remote_addr or "", clock())
 
 
 def allowed(action: Action):
@@ -74,10 +75,10 @@ def get_site(site_id: str):
 
 
 @bp.get("")
-@allowed(Action.MANAGE_SITES)
+@allowed(Action.LIST_SITES)
 def list_sites():
-    """List registered site ids."""
-    return jsonify(sites=store().list_sites())
+    """List registered site ids (a site token: its own)."""
+    return jsonify(sites=g.principal.visible(store().list_sites()))
 
 
 @bp.delete("/<site_id>")

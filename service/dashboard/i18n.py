@@ -10,7 +10,7 @@ DEFAULT_LANGUAGE = "vi"
 WORDS = {
     "vi": {
         "product": "Thống kê truy cập", "dashboard": "Bảng điều khiển", "sites": "Các trang",
-        "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN)",
+        "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN) hoặc mã trang",
         "signin_help": "Nhập mã quản trị của dịch vụ. Người biên tập dùng liên kết chia sẻ do quản trị viên tạo.",
         "wrong_token": "Mã quản trị không đúng.", "too_many": "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại.",
         "form_expired": "Biểu mẫu đã hết hạn. Vui lòng thử lại.", "disabled": "Bảng điều khiển đang tắt: hãy đặt ADMIN_TOKEN.",
@@ -38,10 +38,21 @@ WORDS = {
         "back": "Tất cả các trang", "error": "Lỗi", "not_allowed": "Bạn không có quyền xem trang này.",
         "unavailable": "Không kết nối được cơ sở dữ liệu. Vui lòng thử lại sau.", "not_found": "Không tìm thấy trang.",
         "skip": "Bỏ qua đến nội dung", "range": "Khoảng thời gian", "filtered_days": "Theo ngày (14 ngày gần nhất)",
+        "signed_in_as": "Đăng nhập: {who}", "as_operator": "người vận hành", "as_token": "mã trang “{label}”",
+        "as_share": "liên kết chia sẻ của {site}", "share_confirm": "Mở liên kết chia sẻ?",
+        "share_confirm_text": "Bạn đang đăng nhập ({who}). Mở liên kết chia sẻ của {site} sẽ kết thúc phiên này.",
+        "open_share": "Mở liên kết chia sẻ", "cancel": "Ở lại phiên hiện tại", "tokens": "Mã trang",
+        "tokens_intro": "Mỗi mã trang cho phép quản trị viên một hoặc nhiều trang xem số liệu, nhập số liệu cũ và "
+                        "chia sẻ các trang đó, không gì khác.",
+        "new_token": "Tạo mã trang", "label": "Tên gợi nhớ", "token_sites": "Các trang (mã trang, cách nhau bởi dấu cách)",
+        "expires_days": "Hết hạn sau (ngày, để trống: không hết hạn)", "create": "Tạo mã", "revoke": "Thu hồi",
+        "token_once": "Mã mới, chỉ hiện một lần: hãy sao chép ngay.", "last_used": "Dùng lần cuối",
+        "never": "chưa dùng", "expires": "Hết hạn", "created": "Tạo lúc", "no_tokens": "Chưa có mã trang nào.",
+        "token_revoked": "Đã thu hồi mã trang.", "token_bad": "Không tạo được mã: {why}",
     },
     "en": {
         "product": "Visitor statistics", "dashboard": "Dashboard", "sites": "Sites",
-        "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN)",
+        "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN) or site token",
         "signin_help": "Enter the service's admin token. Editors use a share link an admin made for them.",
         "wrong_token": "That admin token is not right.", "too_many": "Too many attempts. Wait a minute and try again.",
         "form_expired": "The form expired. Please try again.", "disabled": "The dashboard is off: set ADMIN_TOKEN.",
@@ -69,6 +80,17 @@ WORDS = {
         "back": "All sites", "error": "Error", "not_allowed": "You may not see this page.",
         "unavailable": "The database cannot be reached. Please try again shortly.", "not_found": "No such page.",
         "skip": "Skip to content", "range": "Range", "filtered_days": "Per day (last 14 days)",
+        "signed_in_as": "Signed in: {who}", "as_operator": "operator", "as_token": "site token “{label}”",
+        "as_share": "share link of {site}", "share_confirm": "Open the share link?",
+        "share_confirm_text": "You are signed in ({who}). Opening the share link of {site} ends this session.",
+        "open_share": "Open the share link", "cancel": "Stay in this session", "tokens": "Site tokens",
+        "tokens_intro": "A site token lets the webmaster of one or more sites read their numbers, import older ones "
+                        "and share those sites, nothing else.",
+        "new_token": "New site token", "label": "Label", "token_sites": "Sites (site ids, separated by spaces)",
+        "expires_days": "Expires after (days; empty: never)", "create": "Create", "revoke": "Revoke",
+        "token_once": "The new token, shown only this once: copy it now.", "last_used": "Last used",
+        "never": "never", "expires": "Expires", "created": "Created", "no_tokens": "No site tokens yet.",
+        "token_revoked": "The site token was revoked.", "token_bad": "No token made: {why}",
     },
 }
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from .. import access
 from ..access import Action
 from ..context import clock, lookup_site, settings, store
 from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
-from ..model import shares
 from ..model.sites import valid_site_id
 from . import bp, report
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
@@ -33,7 +34,8 @@ def sessions() -> Sessions | None:
 
 @bp.before_request
 def who_is_it():
-    """Read the language and the session; a share's session ends when the share is revoked or expires."""
+    """Read the language and the session: one that was ended, or whose share or token was revoked or
+    has expired, or an operator's after ADMIN_TOKEN changed, is no session."""
     asked = request.args.get("lang")
     g.lang = asked if asked in LANGUAGES else request.cookies.get(LANG_COOKIE)
     if g.lang not in LANGUAGES:
@@ -46,11 +48,11 @@ def who_is_it():
     cookie = request.cookies.get(SESSION_COOKIE)
     if signer is None or not cookie:
         return
-    viewer = signer.load(cookie, clock())
-    if viewer is not None and viewer.role == "share":
-        record = store().get_share(viewer.site, viewer.share)
-        if record is None or shares.expired(record, clock()):
-            viewer = None
+    named = signer.read_cookie(cookie)
+    viewer = None
+    if named is not None:  # one round trip: the session and the credential it was opened with
+        record, credential = store().session_with_credential(named.session, named.credential_ref)
+        viewer = signer.check(named, record, credential, settings(), clock())
     g.viewer = viewer
     g.drop_session = viewer is None
 
@@ -88,8 +90,22 @@ def lang_url(code: str) -> str:
     return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "lang": code})
 
 
+def who(viewer: Viewer) -> str:
+    """Who a session is signed in as, in the reader's words."""
+    if viewer.role == "admin":
+        return g.words("as_operator")
+    if viewer.role == "token":
+        return g.words("as_token", label=viewer.label or viewer.credential)
+    return g.words("as_share", site=viewer.site)
+
+
+def csrf_ok(viewer: Viewer) -> bool:
+    """Tell whether a form carries this session's CSRF token."""
+    return hmac.compare_digest(request.form.get("csrf", "").encode(), viewer.csrf.encode())
+
+
 def page(template: str, status: int = 200, **context) -> Response:
-    html = render_template(template, w=g.words, viewer=g.viewer, lang=g.lang, lang_url=lang_url, **context)
+    html = render_template(template, w=g.words, viewer=g.viewer, lang=g.lang, lang_url=lang_url, who=who, **context)
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -111,6 +127,11 @@ def visible_site(site_id: str):
 
 
 def set_session(response: Response, viewer: Viewer, signer: Sessions) -> Response:
+    """Keep the session in Redis, and name it in the cookie (replacing any session this browser had)."""
+    if g.viewer is not None:
+        store().delete_session(g.viewer.session)
+    store().put_session(viewer.session, signer.record(viewer, settings()),
+                        int(viewer.issued + signer.lifetime_seconds), clock())
     response.set_cookie(SESSION_COOKIE, signer.dump(viewer), max_age=int(signer.lifetime_seconds),
                         path="/dashboard", httponly=True, samesite="Strict", secure=request.is_secure)
     response.delete_cookie(PRESESSION_COOKIE, path="/dashboard", samesite="Strict", secure=request.is_secure,

@@ -17,12 +17,13 @@ SORTS = ("site", "online", "today", "week", "total")
 
 @bp.get("")
 def home():
-    """The operator's table of every site (admin only; a share goes to its own site)."""
+    """The table of sites: every site for the operator, its own for a site token (a share: 403)."""
     access.require(signed_in().principal, Action.OPERATOR_SCREEN)
     sort = request.args.get("sort", "site")
     sort = sort if sort in SORTS else "site"
     descending = request.args.get("dir", "asc" if sort == "site" else "desc") == "desc"
-    found = [s for s in store().get_sites(store().list_sites()) if s is not None]
+    viewer = signed_in()
+    found = [s for s in store().get_sites(viewer.principal.visible(store().list_sites())) if s is not None]
     rows = report.site_rows(store(), found, clock(), settings().week_start_index)
     rows.sort(key=lambda r: r[sort], reverse=descending)
     for row in rows:

@@ -8,6 +8,7 @@ from flask import g, redirect, request, url_for
 
 from .. import access
 from ..context import clock, lookup_site, settings, store
+from ..errors import TooManyRequests
 from ..model import shares
 from ..model.sites import valid_site_id
 from . import bp
@@ -49,11 +50,24 @@ def signin_post():
         address = hashed_address(signing_key(settings()), request.remote_addr or "")
         if store().count_signin_attempt(address, clock()) > settings().DASHBOARD_SIGNIN_PER_MINUTE:
             raise Refused(429, "too_many", **{"Retry-After": "60"})
-        if access.from_signin(settings(), request.form.get("token", "")) is None:
+        try:
+            access.refuse_if_guessing(settings(), store(), request.remote_addr or "", clock())
+        except TooManyRequests as exc:
+            raise Refused(429, "too_many", **exc.headers)
+        principal = access.identify(settings(), store(), request.form.get("token", "")[:access.MAX_TOKEN_CHARS + 1],
+                                    clock())
+        if principal is None:
+            access.failed(settings(), store(), request.remote_addr or "", clock(), "signin")
             raise Refused(401, "wrong_token")
     except Refused as refused:
         return signin_form(refused.status, g.words(refused.words), headers=refused.headers)
-    return set_session(redirect(url_for("dashboard.home"), 303), new_viewer(clock()), signer)
+    if principal.is_operator:
+        viewer = new_viewer(clock())
+    else:
+        record = store().get_token(principal.credential) or {}
+        viewer = new_viewer(clock(), token=principal.credential, sites=sorted(principal.sites),
+                            label=record.get("label", ""))
+    return set_session(redirect(url_for("dashboard.home"), 303), viewer, signer)
 
 
 @bp.post("/signout")
@@ -62,13 +76,19 @@ def signout():
     viewer = g.viewer
     if viewer is not None and not hmac.compare_digest(request.form.get("csrf", "").encode(), viewer.csrf.encode()):
         return page("dashboard/error.html", 400, message=g.words("form_expired"))
+    if viewer is not None:
+        store().delete_session(viewer.session)  # the cookie, replayed, opens nothing
     g.drop_session = True
     return redirect(url_for("dashboard.signin", bye=1), 303)
 
 
-@bp.get("/share/<secret>")
+@bp.route("/share/<secret>", methods=["GET", "POST"])
 def open_share(secret: str):
-    """Sign in as a read-only viewer of the share's one site, then leave the secret's URL at once."""
+    """Sign in as a read-only viewer of the share's one site, then leave the secret's URL at once.
+
+    Signed in as someone else already, the link asks first (a POST with this session's CSRF
+    token replaces it): a link someone sends cannot sign an operator out behind their back.
+    """
     signer = sessions()
     parts = shares.split_secret(secret)
     record = None
@@ -77,5 +97,14 @@ def open_share(secret: str):
     if record is None or not shares.key_matches(record, parts[2]) or shares.expired(record, clock()):
         return page("dashboard/error.html", 404, message=g.words("share_invalid"))
     lookup_site(parts[0])
-    viewer = new_viewer(clock(), site=parts[0], share=parts[1])
+    current = g.viewer
+    if current is not None and not (current.role == "share" and current.credential == parts[1]):
+        confirmed = request.method == "POST" and hmac.compare_digest(request.form.get("csrf", "").encode(),
+                                                                     current.csrf.encode())
+        if not confirmed:
+            return page("dashboard/share_confirm.html", 200 if request.method == "GET" else 400, site_id=parts[0],
+                        label=record.get("label", ""), action=request.path)
+    elif current is not None:
+        return redirect(url_for("dashboard.site_screen", site_id=parts[0]), 303)  # that share's session already
+    viewer = new_viewer(clock(), site=parts[0], share=parts[1], label=record.get("label", ""))
     return set_session(redirect(url_for("dashboard.site_screen", site_id=parts[0]), 303), viewer, signer)

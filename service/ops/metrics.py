@@ -32,6 +32,8 @@ REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed, by ope
                        ["operation", "kind"])
 BATCHES_SET_ASIDE = Counter("va_batches_set_aside_total", "Batches Redis kept refusing with an unexpected "
                             "error reply, written to JOURNAL_DIR/rejected-*.jsonl instead of retried forever.")
+AUTH_FAILURES = Counter("va_auth_failures_total", "Failed credential attempts (a wrong, revoked or expired "
+                        "token), by where: bearer (the API) or signin (the dashboard's form).", ["where"])
 PAGES_OVER_CAP = Counter("va_pages_over_cap_total", "Counted pageviews of pages new to a day that had "
                          "PAGES_PER_DAY distinct pages already: in the site's numbers, not per page.")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
@@ -61,6 +63,8 @@ def start_labelled_counters_at_zero() -> None:
             REDIS_ERRORS.labels(operation=operation, kind=kind)
     for result in CACHE_RESULTS:
         COUNTERS_CACHE.labels(result=result)
+    for where in ("bearer", "signin"):
+        AUTH_FAILURES.labels(where=where)
 
 
 @functools.cache

@@ -47,6 +47,20 @@ key                                   type    content / lifetime
                                               the secret, label, created, expires); an
                                               entry lives until revoked (expired ones are
                                               refused, and dropped when listed)
+``va:tokens``                         hash    site tokens: id -> JSON (label, sites, created,
+                                              expires, SHA-256 of the key, never the key);
+                                              at most MAX_TOKENS; an entry lives until revoked
+``va:tokens:used``                    hash    token id -> when it was last used (ISO, written
+                                              at most hourly per process); dropped with it
+``va:session:<id>``                   string  a dashboard session (JSON: role, credential id,
+                                              sites, CSRF token, ADMIN_TOKEN fingerprint);
+                                              expires when the session does; deleted by
+                                              sign-out
+``va:sessions``                       zset    session id -> its end (unix s), to list them;
+                                              ended ones are trimmed when listed or made
+``va:authfail:<address>:<minute>``    string  failed bearer or sign-in attempts from one
+                                              client address (an HMAC of it) in one minute;
+                                              expires 2 minutes after it
 ``va:signin:<address>:<minute>``      string  dashboard sign-in attempts from one client
                                               address (an HMAC of it, never the address) in
                                               one minute; expires 2 minutes after it
@@ -166,6 +180,20 @@ SIGNIN_KEEP_SECONDS = 120
 def signin_attempts(address: str, minute: int) -> str:
     """Sign-in attempts from one (keyed-hashed) client address in one minute (minutes since the epoch)."""
     return f"va:signin:{address}:{minute}"
+
+
+TOKENS = "va:tokens"
+TOKENS_USED = "va:tokens:used"
+SESSIONS = "va:sessions"
+
+
+def session(session_id: str) -> str:
+    return f"va:session:{session_id}"
+
+
+def auth_failures(address: str, minute: int) -> str:
+    """Failed credential attempts from one (keyed-hashed) client address in one minute."""
+    return f"va:authfail:{address}:{minute}"
 
 
 def salt(day: date) -> str:

@@ -44,6 +44,8 @@ class SitesMixin:
         with redis_errors("site", self.log_reply_error):
             existed = bool(self.redis.delete(keys.config(site_id)))
             self.redis.srem(keys.SITES, site_id)
+        self.forget_site_credentials(site_id)  # credentials die with the site, purged or not
+        with redis_errors("site", self.log_reply_error):
             if purge:
                 # Also for a site removed earlier without purge: its numbers are still kept.
                 pattern = keys.site_prefix(site_id).replace("{", "\\{").replace("}", "\\}") + ":*"
