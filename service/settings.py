@@ -18,6 +18,8 @@ ADMIN_TOKEN_MIN_LENGTH = 32
 ADMIN_TOKEN_PLACEHOLDER = "change-me-to-a-long-random-string"
 """The value .env.example ships: refused, so a copied example never guards a real admin API."""
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+SECRET_SETTINGS = frozenset({"ADMIN_TOKEN", "SECRET_KEY"})
+"""Settings whose value no message repeats (only its length): a wrong one may still be a real secret."""
 
 
 class SettingsError(ValueError):
@@ -115,7 +117,7 @@ class Settings:
             try:
                 converted[field.name] = _convert(field, raw)
             except (TypeError, ValueError) as exc:
-                raise SettingsError(redact(f"{field.name}={raw!r}: {exc}")) from None
+                raise SettingsError(redact(f"{_shown(field.name, raw)}: {exc}")) from None
         settings = cls(**converted)
         settings.validate()
         return settings
@@ -124,7 +126,7 @@ class Settings:
         """Raise SettingsError with a readable message for a value out of range."""
         def need(ok: bool, name: str, why: str) -> None:
             if not ok:
-                raise SettingsError(redact(f"{name}={getattr(self, name)!r}: {why}"))
+                raise SettingsError(redact(f"{_shown(name, getattr(self, name))}: {why}"))
 
         need(self.REDIS_URL.split("://")[0] in REDIS_SCHEMES, "REDIS_URL",
              "must start with " + ", ".join(f"{s}://" for s in REDIS_SCHEMES))
@@ -177,6 +179,13 @@ class Settings:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _shown(name: str, value) -> str:
+    """``NAME=value`` for a message; a secret setting shows its length only."""
+    if name in SECRET_SETTINGS:
+        return f"{name} (a value of {len(str(value))} characters, not shown)"
+    return f"{name}={value!r}"
 
 
 def _convert(field: dataclasses.Field, raw):

@@ -195,3 +195,72 @@ def test_a_broken_journal_line_is_skipped_not_fatal(tmp_path):
     assert [len(c.batches) for c in claims] == [1]
     Journal.release(claims)
     assert not list(journal.iterdir())
+
+
+PASSWORD = "pw-Left@pw-Right"
+"""A password with an @ in it, as the URL forms below carry it: neither half may be shown."""
+
+
+def password_forms(port: int) -> list[str]:
+    """Every way a REDIS_URL can carry a password that redis-py or the store reads, to a closed port."""
+    return [f"redis://user:{PASSWORD}@127.0.0.1:{port}/0", f"redis://:{PASSWORD}@127.0.0.1:{port}/0",
+            f"redis://127.0.0.1:{port}/0?password={PASSWORD}", f"redis://127.0.0.1:{port}/0?db=0&password={PASSWORD}",
+            f"rediss://:{PASSWORD}@127.0.0.1:{port}/0", f"redis+sentinel://:{PASSWORD}@127.0.0.1:{port}/mymaster",
+            f"redis+sentinel://127.0.0.1:{port}/mymaster?password={PASSWORD}",
+            f"redis+cluster://:{PASSWORD}@127.0.0.1:{port}", f"unix://:{PASSWORD}@/nonexistent/redis.sock",
+            f"unix:///nonexistent/redis.sock?password={PASSWORD}"]
+
+
+def assert_no_password(text: str) -> None:
+    assert "pw-Left" not in text and "pw-Right" not in text, text[-3000:]
+
+
+@pytest.mark.parametrize("environ", [
+    {"SECRET_KEY": "short-pw-Left@pw-Right"},
+    {"REDIS_URL": f"redis+sentinel://:{PASSWORD}@127.0.0.1:26379"},
+    {"REDIS_URL": f"redis+sentinel://127.0.0.1:26379?password={PASSWORD}"},
+    {"REDIS_URL": f"redis+sentinal://:{PASSWORD}@127.0.0.1:26379/mymaster"},
+    {"REDIS_URL": f"redis:/127.0.0.1:6379/0?password={PASSWORD}"},
+], ids=["short SECRET_KEY", "sentinel without master", "sentinel ?password=",
+        "misspelt scheme", "malformed with ?password="])
+def test_settings_errors_never_repeat_a_secret(environ):
+    """A refused SECRET_KEY or REDIS_URL is named in the error without its secret."""
+    from service.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as failure:
+        Settings.from_env(environ)
+    assert next(iter(environ)) in str(failure.value)
+    assert_no_password(str(failure.value))
+
+
+def test_cli_and_app_start_never_show_a_redis_password(tmp_path):
+    """The CLI's and the app's messages about an unreachable Redis show no password, in any REDIS_URL form."""
+    script = Path(sys.executable).parent / "visitor-analytics"
+    env = {**{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}, "PYTHONPATH": str(PROJECT),
+           "REDIS_TIMEOUT_SECONDS": "0.2", "JOURNAL_DIR": str(tmp_path / "journal"), "ADMIN_TOKEN": ADMIN_TOKEN}
+    forms = password_forms(free_port())
+    said = []
+    for url in forms:
+        cli = subprocess.run([str(script), "sites", "list"], env={**env, "REDIS_URL": url}, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode != 0
+        said.append(cli.stdout + cli.stderr)
+    # The app: start-up checks, a readiness probe, a hit kept while Redis is away, and shutdown.
+    start = ("import os, sys\nfrom service import create_app\n"
+             "for url in sys.argv[1:]:\n"
+             "    os.environ['REDIS_URL'] = url\n"
+             "    try:\n"
+             "        app = create_app()\n"
+             "    except Exception as exc:\n"
+             "        print('start refused:', type(exc).__name__, file=sys.stderr)\n"
+             "        continue\n"
+             "    client = app.test_client()\n"
+             "    sys.stderr.write(client.get('/readyz').get_data(as_text=True) + '\\n')\n"
+             "    client.post('/api/v1/hit', data='{\"site\": \"x\", \"url\": \"https://x.vn/\"}')\n"
+             "    app.extensions['recorder'].close(timeout_seconds=0.5)\n")
+    app = subprocess.run([sys.executable, "-c", start, *forms], env={**env, "LOG_LEVEL": "DEBUG"}, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    said.append(app.stdout + app.stderr)
+    assert "Redis" in said[0] and "unreachable" in app.stderr  # the messages are there, without the secret
+    for text in said:
+        assert_no_password(text)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 import re
 
-URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-"""user:password@ (or a bare password@) in any URL, e.g. redis://:secret@host:6379/0."""
+URL_CREDENTIALS = re.compile(r"""(?i)\b([a-z][a-z0-9+.-]*://)[^\s/"'<>]*@""")
+"""user:password@ (or a bare password@) in any URL, e.g. redis://:secret@host:6379/0, up to the
+last @ before the path: a password may itself hold an @ (redis://:p@ss@host, as urllib parses it)."""
+URL_SECRET_ARGUMENTS = re.compile(r"""(?i)([?&;][a-z_]*(?:pass|pwd|secret|token|auth)[a-z_]*=)[^&#\s"'<>]*""")
+"""?password=... (and sentinel_password=, ssl_password=, token=...) in a URL's query, which redis-py reads."""
 CLIENT_ADDRESS = re.compile(r"\bip=\S+")
 """gunicorn's "Invalid request from ip=203.0.113.7: ..." warnings."""
 
 
 def redact(text: str) -> str:
-    """``text`` with URL credentials and client addresses replaced."""
-    return CLIENT_ADDRESS.sub("ip=<hidden>", URL_CREDENTIALS.sub(r"\1***@", text))
+    """``text`` with URL credentials, secret URL arguments and client addresses replaced."""
+    # Arguments first: "?password=a@b" must not be read as userinfo ending at its "@".
+    text = URL_CREDENTIALS.sub(r"\1***@", URL_SECRET_ARGUMENTS.sub(r"\1***", text))
+    return CLIENT_ADDRESS.sub("ip=<hidden>", text)
 
 
 class RedactFilter(logging.Filter):
