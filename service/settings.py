@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -93,6 +94,13 @@ class Settings:
     DASHBOARD_SIGNIN_PER_MINUTE: int = 10
     """Sign-in attempts one client address may make in a minute; further ones are refused (429)."""
 
+    METRICS_ALLOW: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    """Client networks (comma-separated CIDR blocks) that may read /metrics and the details of /readyz
+    (Redis errors, buffered hits, site ids); the operator's bearer token (ADMIN_TOKEN) may too, from
+    anywhere. The default is loopback and the private ranges, where compose's Prometheus and
+    blackbox exporter scrape the app (with no X-Forwarded-For); readers behind a proxy are seen at
+    their own address (TRUSTED_PROXIES). Empty: the token only."""
+
     ACCESS_LOG: int = 0
     """1: log one JSON line per request at INFO (request id, route, status, duration)."""
 
@@ -154,6 +162,10 @@ class Settings:
              f"must be at least 32 characters; make one with: {MAKE_A_TOKEN}")
         need(0 < self.DASHBOARD_SESSION_HOURS <= 24 * 90, "DASHBOARD_SESSION_HOURS", "must be above 0 and at most 2160")
         need(1 <= self.DASHBOARD_SIGNIN_PER_MINUTE <= 10_000, "DASHBOARD_SIGNIN_PER_MINUTE", "must be 1 to 10000")
+        try:
+            self.metrics_networks
+        except ValueError as exc:
+            need(False, "METRICS_ALLOW", f"must be comma-separated CIDR blocks, e.g. 127.0.0.0/8,10.0.0.0/8 ({exc})")
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
@@ -176,6 +188,12 @@ class Settings:
     def week_start_index(self) -> int:
         """Monday is 0, as in date.weekday()."""
         return WEEKDAYS.index(self.WEEK_START)
+
+    @property
+    def metrics_networks(self) -> tuple:
+        """METRICS_ALLOW as ip_network values."""
+        return tuple(ipaddress.ip_network(block.strip(), strict=False)
+                     for block in self.METRICS_ALLOW.split(",") if block.strip())
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

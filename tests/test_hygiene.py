@@ -264,3 +264,55 @@ def test_cli_and_app_start_never_show_a_redis_password(tmp_path):
     assert "Redis" in said[0] and "unreachable" in app.stderr  # the messages are there, without the secret
     for text in said:
         assert_no_password(text)
+
+
+PUBLIC = {"REMOTE_ADDR": "203.0.113.9"}
+"""A reader on the internet, as the app sees one without a proxy."""
+
+
+def test_readyz_tells_the_public_only_ready_or_not(app_config, admin_headers):
+    """A public caller gets {"status": "ready"} or a 503 with a one-word reason; loopback and the operator's
+    token get the details; behind a trusted proxy the reader's own address decides."""
+    client = create_app({**app_config, "TRUSTED_PROXIES": 1}).test_client()
+    assert client.get("/readyz", environ_base=PUBLIC).get_json() == {"status": "ready"}
+    via_proxy = client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})  # nginx on loopback
+    assert via_proxy.get_json() == {"status": "ready"}
+    for details in (client.get("/readyz"), client.get("/readyz", environ_base=PUBLIC, headers=admin_headers),
+                    client.get("/readyz", environ_base={"REMOTE_ADDR": "172.18.0.4"})):
+        assert details.status_code == 200 and "buffered_hits" in details.get_json() and "durability" in details.get_json()
+
+    dead = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_TIMEOUT_SECONDS": 0.1})
+    down = dead.test_client()
+    public = down.get("/readyz", environ_base=PUBLIC)
+    assert public.status_code == 503
+    assert public.get_json() == {"status": "unready", "reason": "redis",
+                                 "error": {"code": "unready", "message": "not ready (redis)"}}
+    operator = down.get("/readyz")
+    assert operator.status_code == 503 and operator.get_json()["error"]["code"] == "redis_unavailable"
+    assert "buffered_hits" in operator.get_json()
+    dead.extensions["recorder"].close(timeout_seconds=0.5)
+
+
+@pytest.mark.parametrize(("environ", "headers", "config", "status"), [
+    ({"REMOTE_ADDR": "127.0.0.1"}, {}, {}, 200),
+    ({"REMOTE_ADDR": "::1"}, {}, {}, 200),
+    ({"REMOTE_ADDR": "172.18.0.5"}, {}, {}, 200),  # compose's Prometheus, on the compose network
+    (PUBLIC, {}, {}, 403),
+    ({"REMOTE_ADDR": "2001:db8::1"}, {}, {}, 403),
+    (PUBLIC, {"Authorization": f"Bearer {ADMIN_TOKEN}"}, {}, 200),
+    (PUBLIC, {"Authorization": "Bearer wrong-token"}, {}, 403),
+    ({"REMOTE_ADDR": "172.18.0.3"}, {"X-Forwarded-For": "203.0.113.9"}, {"TRUSTED_PROXIES": 1}, 403),  # via nginx
+    ({"REMOTE_ADDR": "127.0.0.1"}, {}, {"METRICS_ALLOW": "10.20.0.0/16"}, 403),
+    ({"REMOTE_ADDR": "10.20.3.4"}, {}, {"METRICS_ALLOW": "10.20.0.0/16"}, 200),
+], ids=["loopback", "loopback v6", "compose network", "internet", "internet v6", "internet with token",
+        "internet with a wrong token", "internet through a trusted proxy", "outside a narrowed list",
+        "inside a narrowed list"])
+def test_metrics_are_served_to_the_metrics_network_only(app_config, environ, headers, config, status):
+    """/metrics answers the METRICS_ALLOW networks and the operator's token, and a 403 to anyone else."""
+    client = create_app({**app_config, **config}).test_client()
+    response = client.get("/metrics", environ_base=environ, headers=headers)
+    assert response.status_code == status
+    if status == 403:
+        assert response.get_json()["error"]["code"] == "forbidden" and b"va_hits_total" not in response.data
+    else:
+        assert b"va_hits_total" in response.data
