@@ -316,3 +316,28 @@ def test_metrics_are_served_to_the_metrics_network_only(app_config, environ, hea
         assert response.get_json()["error"]["code"] == "forbidden" and b"va_hits_total" not in response.data
     else:
         assert b"va_hits_total" in response.data
+
+
+def test_plain_gunicorn_from_another_folder_logs_no_client_address(redis_url, tmp_path):
+    """`gunicorn 'service:create_app()'` started from / with no config: malformed requests from a
+    distinctive loopback address leave gunicorn's warnings in the log without that address."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**plain_env(redis_url, tmp_path, port), "PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "service:create_app()"],
+                               cwd="/", env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    client = "127.0.0.3"  # the malformed requests come from here: any 127/8 address is loopback
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process, log)
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n",
+                        b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+                        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(client, 0)) as sock:
+                sock.sendall(garbage)
+                assert sock.recv(1024).startswith(b"HTTP/1.1 4")
+        request(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert text.count("Invalid request from ip=<hidden>") == 5, text[-3000:]
+    assert client not in text and "ip=127.0.0.1" not in text, text[-3000:]
