@@ -56,6 +56,10 @@ class Settings:
     COUNTERS_CACHE_SECONDS: float = 5.0
     """In-process cache lifetime of a counters answer, also its Cache-Control max-age."""
 
+    READ_CACHE_MAX_BYTES: int = 16 * 1024 * 1024
+    """In-process budget of each read cache (counters answers; pages and most-read answers), in bytes
+    per worker: answers are held as JSON text and the oldest go once they pass it."""
+
     SITE_CACHE_SECONDS: float = 5.0
     """In-process cache lifetime of a site's settings: changes reach every worker within it."""
 
@@ -151,6 +155,8 @@ class Settings:
         need(self.WEEK_START in WEEKDAYS, "WEEK_START", f"must be one of {', '.join(WEEKDAYS)}")
         need(0 <= self.TRUSTED_PROXIES <= 10, "TRUSTED_PROXIES", "must be 0 to 10 proxy hops")
         need(0 <= self.COUNTERS_CACHE_SECONDS <= 3600, "COUNTERS_CACHE_SECONDS", "must be 0 to 3600")
+        need(64 * 1024 <= self.READ_CACHE_MAX_BYTES <= 4 * 1024**3, "READ_CACHE_MAX_BYTES",
+             "must be 65536 to 4294967296 bytes")
         need(0 <= self.SITE_CACHE_SECONDS <= 3600, "SITE_CACHE_SECONDS", "must be 0 to 3600")
         need(self.VISITOR_HITS_PER_MINUTE >= 1, "VISITOR_HITS_PER_MINUTE", "must be at least 1")
         need(self.IP_HITS_PER_MINUTE >= 0, "IP_HITS_PER_MINUTE", "must be 0 (no limit) or more")
