@@ -58,9 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["durability_cache"] = TtlCache(60)
     warn_if_metrics_per_worker()
     app.extensions["counter_cache"] = CounterCache(store, settings.COUNTERS_CACHE_SECONDS,
-                                                   settings.week_start_index)
+                                                   settings.week_start_index, settings.READ_CACHE_MAX_BYTES)
     # Page views and most-read lists, polled like the counters: Redis reads stay flat.
-    app.extensions["page_cache"] = ReadThrough(settings.COUNTERS_CACHE_SECONDS)
+    app.extensions["page_cache"] = ReadThrough(settings.COUNTERS_CACHE_SECONDS,
+                                               max_bytes=settings.READ_CACHE_MAX_BYTES)
 
     if settings.TRUSTED_PROXIES:
         # x_proto too: behind an HTTPS proxy the dashboard's cookies are marked Secure.

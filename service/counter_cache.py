@@ -13,11 +13,11 @@ from .storage import CounterStore
 class CounterCache:
     """Read a site's counters at most once per cache lifetime per process."""
 
-    def __init__(self, store: CounterStore, ttl_seconds: float, week_start: int):
+    def __init__(self, store: CounterStore, ttl_seconds: float, week_start: int, max_bytes: int = 16 * 1024 * 1024):
         self.store = store
         self.week_start = week_start
         self.cache: ReadThrough[dict] = ReadThrough(
-            ttl_seconds, lambda result: metrics.COUNTERS_CACHE.labels(result=result).inc())
+            ttl_seconds, lambda result: metrics.COUNTERS_CACHE.labels(result=result).inc(), max_bytes=max_bytes)
 
     def forget(self, site_id: str) -> None:
         """Read a site's numbers afresh next time (after a baseline or settings change)."""

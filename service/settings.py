@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,8 @@ digits give 128, secrets.token_urlsafe(32) about 240, 32 times the same letter 0
 ADMIN_TOKEN_PLACEHOLDER = "change-me-to-a-long-random-string"
 """The value .env.example ships: refused, so a copied example never guards a real admin API."""
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+SECRET_SETTINGS = frozenset({"ADMIN_TOKEN", "SECRET_KEY"})
+"""Settings whose value no message repeats (only its length): a wrong one may still be a real secret."""
 
 
 class SettingsError(ValueError):
@@ -56,6 +59,10 @@ class Settings:
 
     COUNTERS_CACHE_SECONDS: float = 5.0
     """In-process cache lifetime of a counters answer, also its Cache-Control max-age."""
+
+    READ_CACHE_MAX_BYTES: int = 16 * 1024 * 1024
+    """In-process budget of each read cache (counters answers; pages and most-read answers), in bytes
+    per worker: answers are held as JSON text and the oldest go once they pass it."""
 
     SITE_CACHE_SECONDS: float = 5.0
     """In-process cache lifetime of a site's settings: changes reach every worker within it."""
@@ -98,6 +105,13 @@ class Settings:
     """Failed bearer-token or sign-in attempts one client address may make in a minute, across every
     worker and instance; after them every attempt from it answers 429 until the minute is over."""
 
+    METRICS_ALLOW: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    """Client networks (comma-separated CIDR blocks) that may read /metrics and the details of /readyz
+    (Redis errors, buffered hits, site ids); the operator's bearer token (ADMIN_TOKEN) may too, from
+    anywhere. The default is loopback and the private ranges, where compose's Prometheus and
+    blackbox exporter scrape the app (with no X-Forwarded-For); readers behind a proxy are seen at
+    their own address (TRUSTED_PROXIES). Empty: the token only."""
+
     ACCESS_LOG: int = 0
     """1: log one JSON line per request at INFO (request id, route, status, duration)."""
 
@@ -122,7 +136,7 @@ class Settings:
             try:
                 converted[field.name] = _convert(field, raw)
             except (TypeError, ValueError) as exc:
-                raise SettingsError(redact(f"{field.name}={raw!r}: {exc}")) from None
+                raise SettingsError(redact(f"{_shown(field.name, raw)}: {exc}")) from None
         settings = cls(**converted)
         settings.validate()
         return settings
@@ -131,7 +145,7 @@ class Settings:
         """Raise SettingsError with a readable message for a value out of range."""
         def need(ok: bool, name: str, why: str) -> None:
             if not ok:
-                raise SettingsError(redact(f"{name}={getattr(self, name)!r}: {why}"))
+                raise SettingsError(redact(f"{_shown(name, getattr(self, name))}: {why}"))
 
         need(self.REDIS_URL.split("://")[0] in REDIS_SCHEMES, "REDIS_URL",
              "must start with " + ", ".join(f"{s}://" for s in REDIS_SCHEMES))
@@ -148,6 +162,8 @@ class Settings:
         need(self.WEEK_START in WEEKDAYS, "WEEK_START", f"must be one of {', '.join(WEEKDAYS)}")
         need(0 <= self.TRUSTED_PROXIES <= 10, "TRUSTED_PROXIES", "must be 0 to 10 proxy hops")
         need(0 <= self.COUNTERS_CACHE_SECONDS <= 3600, "COUNTERS_CACHE_SECONDS", "must be 0 to 3600")
+        need(64 * 1024 <= self.READ_CACHE_MAX_BYTES <= 4 * 1024**3, "READ_CACHE_MAX_BYTES",
+             "must be 65536 to 4294967296 bytes")
         need(0 <= self.SITE_CACHE_SECONDS <= 3600, "SITE_CACHE_SECONDS", "must be 0 to 3600")
         need(self.VISITOR_HITS_PER_MINUTE >= 1, "VISITOR_HITS_PER_MINUTE", "must be at least 1")
         need(self.IP_HITS_PER_MINUTE >= 0, "IP_HITS_PER_MINUTE", "must be 0 (no limit) or more")
@@ -160,6 +176,10 @@ class Settings:
         need(0 < self.DASHBOARD_SESSION_HOURS <= 24 * 90, "DASHBOARD_SESSION_HOURS", "must be above 0 and at most 2160")
         need(1 <= self.DASHBOARD_SIGNIN_PER_MINUTE <= 10_000, "DASHBOARD_SIGNIN_PER_MINUTE", "must be 1 to 10000")
         need(1 <= self.AUTH_FAILURES_PER_MINUTE <= 10_000, "AUTH_FAILURES_PER_MINUTE", "must be 1 to 10000")
+        try:
+            self.metrics_networks
+        except ValueError as exc:
+            need(False, "METRICS_ALLOW", f"must be comma-separated CIDR blocks, e.g. 127.0.0.0/8,10.0.0.0/8 ({exc})")
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
@@ -186,8 +206,21 @@ class Settings:
         """Monday is 0, as in date.weekday()."""
         return WEEKDAYS.index(self.WEEK_START)
 
+    @property
+    def metrics_networks(self) -> tuple:
+        """METRICS_ALLOW as ip_network values."""
+        return tuple(ipaddress.ip_network(block.strip(), strict=False)
+                     for block in self.METRICS_ALLOW.split(",") if block.strip())
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _shown(name: str, value) -> str:
+    """``NAME=value`` for a message; a secret setting shows its length only."""
+    if name in SECRET_SETTINGS:
+        return f"{name} (a value of {len(str(value))} characters, not shown)"
+    return f"{name}={value!r}"
 
 
 def _convert(field: dataclasses.Field, raw):

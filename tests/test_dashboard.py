@@ -529,3 +529,33 @@ def test_not_counted_table_names_every_reason_hits_were_left_out(app_config, clo
     other = sum(count for outcome, (count, _) in TALLIED.items() if outcome in SUMMED_AS_OTHER)
     assert dict(zip(columns, cells, strict=True)) == {**{r: tally.get(r, 0) for r in columns[:-1]}, "other": other}
     assert set(tally) <= set(columns) | {str(o) for o in SUMMED_AS_OTHER}  # nothing written the table cannot show
+
+
+FORMULA_HITS = [
+    ("https://travinh.gov.vn/report;=1+1;", 'Tin;=HYPERLINK("http://x","y")'),
+    ("https://travinh.gov.vn/bao-cao,-2+3", "Tin,+cmd|' /C calc'!A0"),
+    ("https://travinh.gov.vn/tab%09=1", "Tin\t@SUM(1,2)\t-3"),
+    ("https://travinh.gov.vn/%09=2", "=1+1"),
+    ("https://travinh.gov.vn/x;%20=3", "Tin; \"=4"),
+]
+"""Page URLs and titles a reader can send that a spreadsheet would run, split at ``,``, ``;`` or tab."""
+
+
+def test_csv_cells_run_as_no_formula_whatever_the_separator(client):
+    """No cell of a CSV download, read with `,`, `;` or tab as separator, begins with a formula character."""
+    add_site(client)
+    for n, (url, title) in enumerate(FORMULA_HITS):
+        assert hit(client, url=url, title=title, ip=f"203.0.113.{n + 1}").status_code == 204
+    sign_in(client)
+    for download in ("top.csv?period=today", "top.csv?period=7d", "history.csv?days=30"):
+        response = client.get(f"/dashboard/sites/travinh/{download}")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        text = response.get_data().decode("utf-8-sig")
+        if download.startswith("top"):
+            assert "HYPERLINK" in text and "report" in text  # the hostile rows are there, guarded
+        for delimiter in (",", ";", "\t"):
+            for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+                for value in row:
+                    assert not value.strip().strip('"').strip().startswith(("=", "+", "-", "@")), \
+                        (download, delimiter, value)
+                    assert not value.lstrip(' "').startswith(("\t", "\r")), (download, delimiter, value)

@@ -479,3 +479,70 @@ def test_inputs_found_by_fuzzing_answer_4xx(watch, client, name, send, status):
     response = send(client)
     assert response.status_code == status, response.get_data()[:200]
     watch.check(response)
+
+
+# --- every route, with arguments that URL building reads itself -------------------------------
+
+PATH_VALUES = {
+    "site_id": ["travinh", "nosite", "%ff%fe", "a" * 300, "%2e%2e"],
+    "share_id": ["0123456789ab", "%00"],
+    "secret": ["nothing", "travinh.0123456789ab.x", "%ff%fe"],
+    "filename": ["dashboard.css", "..%2f..%2fservice%2f__init__.py", "%ff"],
+}
+"""Values for each path variable of the app's routes: a valid one first, then odd ones."""
+ODD_ARGUMENTS = [
+    "endpoint=x", "_method=DELETE", "_external=1&_anchor=%22%3E%3Cb%3E", "_scheme=javascript&_external=1",
+    "site_id=nosite&secret=x&filename=x&share_id=x&values=1", "lang=en&endpoint=dashboard.home&_method=POST",
+    "days=" + "9" * 5000, "lang=" + "x" * 5000 + "&sort=" + "y" * 5000, "days=7&days=30&sort=today&sort=x&dir=desc",
+    "%ff%fe=%ff&lang=%ff&period=%c0%af&path=%ff", "bye=1&expired=1&lang=vi&_external=1&_anchor=a&_scheme=http",
+    "lang=en&period=7d&days=90&sort=week&dir=asc&_external=1",
+]
+"""Query strings naming url_for's own arguments, huge values, repeated keys and non-UTF-8 bytes."""
+FORGED_HOST = "evil.example"
+
+
+def route_urls(app) -> list[tuple[str, str, str]]:
+    """(method, path, endpoint) for every route of the app, each path variable filled in turn with each
+    of its values (the others valid)."""
+    from itertools import product
+
+    found = []
+    for rule in app.url_map.iter_rules():
+        names = sorted(rule.arguments)
+        for values in product(*[PATH_VALUES[name] for name in names]):
+            if sum(value != PATH_VALUES[name][0] for name, value in zip(names, values)) > 1:
+                continue  # one odd value at a time
+            path = rule.rule
+            for name, value in zip(names, values):
+                path = re.sub(rf"<(?:\w+:)?{name}>", value, path)
+            for method in sorted(rule.methods - {"OPTIONS"}):
+                found.append((method, path, rule.endpoint))
+    return sorted(found, key=lambda url: url[2] == "dashboard.signout")  # signing out last
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed in"])
+def test_every_route_ignores_url_building_arguments(client, app, signed_in):
+    """No route answers a 5xx to query arguments that url_for reads itself (endpoint, _method,
+    _external, _anchor, _scheme), huge or repeated ones, or non-UTF-8 bytes, and no dashboard page
+    links to a forged Host."""
+    add_site(client)
+    assert hit(client).status_code == 204
+    if signed_in:
+        form = client.get("/dashboard/signin").get_data(as_text=True)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        assert client.post("/dashboard/signin", data={"csrf": csrf, "token": ADMIN_TOKEN}).status_code == 303
+        session = client.get_cookie("va_session", path="/dashboard")
+        client.set_cookie("va_session", session.value, domain=FORGED_HOST, path="/dashboard")  # sent to that Host too
+        assert client.get("/dashboard", headers={"Host": FORGED_HOST}).status_code == 200
+    urls = route_urls(app)
+    assert len({endpoint for _, _, endpoint in urls}) == len({r.endpoint for r in app.url_map.iter_rules()})
+    for method, path, endpoint in urls:
+        for query in ODD_ARGUMENTS:
+            response = client.open(f"{path}?{query}", method=method, headers={"Host": FORGED_HOST}, data=b"",
+                                   content_type="text/plain")
+            SENT["requests"] += 1
+            assert response.status_code < 500, (method, path, query, response.get_data()[:300])
+            if endpoint.startswith("dashboard.") and response.mimetype == "text/html":
+                assert FORGED_HOST not in response.get_data(as_text=True), (method, path, query)
+            for value in response.headers.values():
+                assert FORGED_HOST not in value, (method, path, query, value)

@@ -195,3 +195,149 @@ def test_a_broken_journal_line_is_skipped_not_fatal(tmp_path):
     assert [len(c.batches) for c in claims] == [1]
     Journal.release(claims)
     assert not list(journal.iterdir())
+
+
+PASSWORD = "pw-Left@pw-Right"
+"""A password with an @ in it, as the URL forms below carry it: neither half may be shown."""
+
+
+def password_forms(port: int) -> list[str]:
+    """Every way a REDIS_URL can carry a password that redis-py or the store reads, to a closed port."""
+    return [f"redis://user:{PASSWORD}@127.0.0.1:{port}/0", f"redis://:{PASSWORD}@127.0.0.1:{port}/0",
+            f"redis://127.0.0.1:{port}/0?password={PASSWORD}", f"redis://127.0.0.1:{port}/0?db=0&password={PASSWORD}",
+            f"rediss://:{PASSWORD}@127.0.0.1:{port}/0", f"redis+sentinel://:{PASSWORD}@127.0.0.1:{port}/mymaster",
+            f"redis+sentinel://127.0.0.1:{port}/mymaster?password={PASSWORD}",
+            f"redis+cluster://:{PASSWORD}@127.0.0.1:{port}", f"unix://:{PASSWORD}@/nonexistent/redis.sock",
+            f"unix:///nonexistent/redis.sock?password={PASSWORD}"]
+
+
+def assert_no_password(text: str) -> None:
+    assert "pw-Left" not in text and "pw-Right" not in text, text[-3000:]
+
+
+@pytest.mark.parametrize("environ", [
+    {"SECRET_KEY": "short-pw-Left@pw-Right"},
+    {"REDIS_URL": f"redis+sentinel://:{PASSWORD}@127.0.0.1:26379"},
+    {"REDIS_URL": f"redis+sentinel://127.0.0.1:26379?password={PASSWORD}"},
+    {"REDIS_URL": f"redis+sentinal://:{PASSWORD}@127.0.0.1:26379/mymaster"},
+    {"REDIS_URL": f"redis:/127.0.0.1:6379/0?password={PASSWORD}"},
+], ids=["short SECRET_KEY", "sentinel without master", "sentinel ?password=",
+        "misspelt scheme", "malformed with ?password="])
+def test_settings_errors_never_repeat_a_secret(environ):
+    """A refused SECRET_KEY or REDIS_URL is named in the error without its secret."""
+    from service.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as failure:
+        Settings.from_env(environ)
+    assert next(iter(environ)) in str(failure.value)
+    assert_no_password(str(failure.value))
+
+
+def test_cli_and_app_start_never_show_a_redis_password(tmp_path):
+    """The CLI's and the app's messages about an unreachable Redis show no password, in any REDIS_URL form."""
+    script = Path(sys.executable).parent / "visitor-analytics"
+    env = {**{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}, "PYTHONPATH": str(PROJECT),
+           "REDIS_TIMEOUT_SECONDS": "0.2", "JOURNAL_DIR": str(tmp_path / "journal"), "ADMIN_TOKEN": ADMIN_TOKEN}
+    forms = password_forms(free_port())
+    said = []
+    for url in forms:
+        cli = subprocess.run([str(script), "sites", "list"], env={**env, "REDIS_URL": url}, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode != 0
+        said.append(cli.stdout + cli.stderr)
+    # The app: start-up checks, a readiness probe, a hit kept while Redis is away, and shutdown.
+    start = ("import os, sys\nfrom service import create_app\n"
+             "for url in sys.argv[1:]:\n"
+             "    os.environ['REDIS_URL'] = url\n"
+             "    try:\n"
+             "        app = create_app()\n"
+             "    except Exception as exc:\n"
+             "        print('start refused:', type(exc).__name__, file=sys.stderr)\n"
+             "        continue\n"
+             "    client = app.test_client()\n"
+             "    sys.stderr.write(client.get('/readyz').get_data(as_text=True) + '\\n')\n"
+             "    client.post('/api/v1/hit', data='{\"site\": \"x\", \"url\": \"https://x.vn/\"}')\n"
+             "    app.extensions['recorder'].close(timeout_seconds=0.5)\n")
+    app = subprocess.run([sys.executable, "-c", start, *forms], env={**env, "LOG_LEVEL": "DEBUG"}, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    said.append(app.stdout + app.stderr)
+    assert "Redis" in said[0] and "unreachable" in app.stderr  # the messages are there, without the secret
+    for text in said:
+        assert_no_password(text)
+
+
+PUBLIC = {"REMOTE_ADDR": "203.0.113.9"}
+"""A reader on the internet, as the app sees one without a proxy."""
+
+
+def test_readyz_tells_the_public_only_ready_or_not(app_config, admin_headers):
+    """A public caller gets {"status": "ready"} or a 503 with a one-word reason; loopback and the operator's
+    token get the details; behind a trusted proxy the reader's own address decides."""
+    client = create_app({**app_config, "TRUSTED_PROXIES": 1}).test_client()
+    assert client.get("/readyz", environ_base=PUBLIC).get_json() == {"status": "ready"}
+    via_proxy = client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})  # nginx on loopback
+    assert via_proxy.get_json() == {"status": "ready"}
+    for details in (client.get("/readyz"), client.get("/readyz", environ_base=PUBLIC, headers=admin_headers),
+                    client.get("/readyz", environ_base={"REMOTE_ADDR": "172.18.0.4"})):
+        assert details.status_code == 200 and "buffered_hits" in details.get_json() and "durability" in details.get_json()
+
+    dead = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_TIMEOUT_SECONDS": 0.1})
+    down = dead.test_client()
+    public = down.get("/readyz", environ_base=PUBLIC)
+    assert public.status_code == 503
+    assert public.get_json() == {"status": "unready", "reason": "redis",
+                                 "error": {"code": "unready", "message": "not ready (redis)"}}
+    operator = down.get("/readyz")
+    assert operator.status_code == 503 and operator.get_json()["error"]["code"] == "redis_unavailable"
+    assert "buffered_hits" in operator.get_json()
+    dead.extensions["recorder"].close(timeout_seconds=0.5)
+
+
+@pytest.mark.parametrize(("environ", "headers", "config", "status"), [
+    ({"REMOTE_ADDR": "127.0.0.1"}, {}, {}, 200),
+    ({"REMOTE_ADDR": "::1"}, {}, {}, 200),
+    ({"REMOTE_ADDR": "172.18.0.5"}, {}, {}, 200),  # compose's Prometheus, on the compose network
+    (PUBLIC, {}, {}, 403),
+    ({"REMOTE_ADDR": "2001:db8::1"}, {}, {}, 403),
+    (PUBLIC, {"Authorization": f"Bearer {ADMIN_TOKEN}"}, {}, 200),
+    (PUBLIC, {"Authorization": "Bearer wrong-token"}, {}, 403),
+    ({"REMOTE_ADDR": "172.18.0.3"}, {"X-Forwarded-For": "203.0.113.9"}, {"TRUSTED_PROXIES": 1}, 403),  # via nginx
+    ({"REMOTE_ADDR": "127.0.0.1"}, {}, {"METRICS_ALLOW": "10.20.0.0/16"}, 403),
+    ({"REMOTE_ADDR": "10.20.3.4"}, {}, {"METRICS_ALLOW": "10.20.0.0/16"}, 200),
+], ids=["loopback", "loopback v6", "compose network", "internet", "internet v6", "internet with token",
+        "internet with a wrong token", "internet through a trusted proxy", "outside a narrowed list",
+        "inside a narrowed list"])
+def test_metrics_are_served_to_the_metrics_network_only(app_config, environ, headers, config, status):
+    """/metrics answers the METRICS_ALLOW networks and the operator's token, and a 403 to anyone else."""
+    client = create_app({**app_config, **config}).test_client()
+    response = client.get("/metrics", environ_base=environ, headers=headers)
+    assert response.status_code == status
+    if status == 403:
+        assert response.get_json()["error"]["code"] == "forbidden" and b"va_hits_total" not in response.data
+    else:
+        assert b"va_hits_total" in response.data
+
+
+def test_plain_gunicorn_from_another_folder_logs_no_client_address(redis_url, tmp_path):
+    """`gunicorn 'service:create_app()'` started from / with no config: malformed requests from a
+    distinctive loopback address leave gunicorn's warnings in the log without that address."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**plain_env(redis_url, tmp_path, port), "PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "service:create_app()"],
+                               cwd="/", env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    client = "127.0.0.3"  # the malformed requests come from here: any 127/8 address is loopback
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process, log)
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n",
+                        b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+                        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(client, 0)) as sock:
+                sock.sendall(garbage)
+                assert sock.recv(1024).startswith(b"HTTP/1.1 4")
+        request(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert text.count("Invalid request from ip=<hidden>") == 5, text[-3000:]
+    assert client not in text and "ip=127.0.0.1" not in text, text[-3000:]

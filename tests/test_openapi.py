@@ -221,7 +221,10 @@ ANSWERS = [
      400),
     ("healthz", lambda c: c.get("/healthz"), "/healthz", "get", 200),
     ("readyz", lambda c: c.get("/readyz"), "/readyz", "get", 200),
+    ("readyz public", lambda c: c.get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"}), "/readyz", "get", 200),
     ("metrics", lambda c: c.get("/metrics"), "/metrics", "get", 200),
+    ("metrics public", lambda c: c.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}), "/metrics", "get",
+     403),
     ("beacon.js", lambda c: c.get("/beacon.js"), "/beacon.js", "get", 200),
     ("widget.js", lambda c: c.get("/widget.js"), "/widget.js", "get", 200),
     ("demo", lambda c: c.get("/?site=travinh"), "/", "get", 200),
@@ -291,6 +294,7 @@ def test_redis_down_answers_match_the_document(app_config):
     dead = {**app_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_TIMEOUT_SECONDS": 0.1}
     client = create_app(dead).test_client()
     cases = [(client.get("/readyz"), "/readyz", "get", 503),
+             (client.get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"}), "/readyz", "get", 503),
              (client.get("/api/v1/sites/travinh/counters"), COUNTERS, "get", 503),
              (client.get("/api/v1/sites", headers=ADMIN), "/api/v1/sites", "get", 503),
              (hit(client), HITS, "post", 204)]

@@ -30,6 +30,7 @@ def test_environment_values_are_converted():
     ("REDIS_URL", "http://localhost", "redis://"),
     ("VISITOR_HITS_PER_MINUTE", "0", "at least 1"),
     ("LOG_LEVEL", "LOUD", "DEBUG"),
+    ("METRICS_ALLOW", "127.0.0.1/8,prometheus", "CIDR"),
 ])
 def test_bad_values_name_the_variable(name, value, says):
     """The message names the variable, the value and what would be right."""

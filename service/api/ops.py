@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
+from .. import access
 from ..ops import metrics
 from ..context import clock, recorder, settings, store
-from ..errors import RedisReplyError, StorageUnavailable
+from ..errors import Forbidden, RedisReplyError, StorageUnavailable
 
 bp = Blueprint("ops", __name__)
 
@@ -19,15 +21,43 @@ def healthz():
     return jsonify(status="ok")
 
 
+def for_operators() -> bool:
+    """Whether this request may see ops details: it carries the operator's bearer token, or comes
+    from a METRICS_ALLOW network (loopback and private ranges by default)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and access.operator_token_matches(settings(), given):
+        return True
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").partition("%")[0])
+    except ValueError:
+        return False  # a unix socket, or nothing: not known to be ours
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return any(address in network for network in settings().metrics_networks)
+
+
 @bp.get("/readyz")
 def readyz():
-    """Ready when Redis answers, is supported, writable, has memory and will not evict counters."""
+    """Ready when Redis answers, is supported, writable, has memory and will not evict counters;
+    the details only for the operator (token or METRICS_ALLOW network), the public ready or not."""
+    body, status = readiness()
+    if for_operators():
+        return jsonify(body), status
+    if status == 200:
+        return jsonify(status="ready")
+    reason = "durability" if body["error"]["code"] == "redis_may_evict" else "redis"
+    return jsonify(status="unready", reason=reason,
+                   error={"code": "unready", "message": f"not ready ({reason})"}), status
+
+
+def readiness() -> tuple[dict, int]:
+    """The full readiness answer and its status."""
     buffered = recorder().depth
     try:
         problems = store().server_problems()
     except StorageUnavailable:
-        return jsonify(status="unready", buffered_hits=buffered,
-                       error={"code": "redis_unavailable", "message": "Redis did not answer"}), 503
+        return {"status": "unready", "buffered_hits": buffered,
+                "error": {"code": "redis_unavailable", "message": "Redis did not answer"}}, 503
     except RedisReplyError as exc:
         problems = [(exc.kind, exc.redis_message)]
     failing = recorder().failing  # what Redis answered our last write, until one succeeds
@@ -40,11 +70,11 @@ def readyz():
         kind, message = problems[0]
         body.update(status="unready", redis=kind, error={"code": f"redis_{kind}", "message": message},
                     problems=[{"code": f"redis_{k}", "message": m} for k, m in problems])
-        return jsonify(body), 503
+        return body, 503
     if durability.errors:
         body.update(status="unready", error={"code": "redis_may_evict", "message": durability.errors[0]})
-        return jsonify(body), 503
-    return jsonify(body)
+        return body, 503
+    return body, 200
 
 
 def pages_cap_warnings() -> list[str]:
@@ -68,6 +98,8 @@ def cached_checks():
 
 @bp.get("/metrics")
 def prometheus():
-    """Prometheus text format."""
+    """Prometheus text format, for a METRICS_ALLOW network or the operator's token only."""
+    if not for_operators():
+        raise Forbidden("metrics are served to the METRICS_ALLOW networks or with the operator's token")
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)

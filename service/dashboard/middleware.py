@@ -83,11 +83,22 @@ def error_page(exc: ApiError):
     return page("dashboard/error.html", exc.status, message=g.words(words)), exc.headers
 
 
+KEPT_ARGS = ("days", "sort", "dir", "period", "bye", "expired")
+"""Query arguments of the dashboard's screens that a link to the same screen in another language keeps."""
+MAX_KEPT_ARG_CHARS = 32
+"""A kept argument longer than this (no screen takes one) is dropped from the link."""
+
+
 def lang_url(code: str) -> str:
     """This page in another language (the choice is then remembered in a cookie)."""
     if request.endpoint in (None, "dashboard.open_share", "dashboard.signin_post", "dashboard.signout"):
         return url_for("dashboard.signin", lang=code)
-    return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "lang": code})
+    # Only the screens' own arguments, never the rest of request.args: url_for reads "endpoint",
+    # "_method", "_external", "_anchor" and "_scheme" itself (a 500, or a link to another host), and
+    # a "site_id" argument would replace the path's.
+    kept = {name: value for name in KEPT_ARGS
+            if (value := request.args.get(name)) is not None and len(value) <= MAX_KEPT_ARG_CHARS}
+    return url_for(request.endpoint, **(request.view_args or {}), **kept, lang=code)
 
 
 def who(viewer: Viewer) -> str:

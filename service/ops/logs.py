@@ -11,7 +11,7 @@ from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 from . import metrics
-from .redact import RedactFilter
+from .redact import AccessRecordFilter, RedactFilter
 
 log = logging.getLogger("service.access")
 
@@ -28,6 +28,17 @@ def configure(level: str) -> None:
         root.addHandler(handler)
         root.propagate = False
     root.setLevel(level.upper())
+    guard_server_logs()
+
+
+def guard_server_logs() -> None:
+    """Redact gunicorn's own loggers from inside the app, however gunicorn was launched: without
+    gunicorn.conf.py (started from another folder, no -c) its logconfig_dict and filter are not read,
+    and its "Invalid request from ip=..." warnings would name the client."""
+    for name, kind in (("gunicorn.error", RedactFilter), ("gunicorn.access", AccessRecordFilter)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
 
 
 def register(app: Flask) -> None:
