@@ -48,7 +48,7 @@ def test_nginx_is_the_only_door():
     assert published == {"nginx"}, published
     assert services["app"]["environment"]["TRUSTED_PROXIES"] == "1"
     mounts = {volume.split(":")[0] for volume in services["nginx"]["volumes"]}
-    assert mounts == {"./deploy/nginx/visitor-analytics.conf", "./deploy/nginx/visitor-analytics-proxy.conf"}
+    assert mounts == {"./deploy/nginx/visitor-analytics.conf", "./deploy/nginx/visitor-analytics-site.conf"}
     assert all((ROOT / mount).is_file() for mount in mounts)
 
 
@@ -73,17 +73,23 @@ def test_stop_grace_period_outlasts_gunicorn_and_the_buffer():
 
 
 def test_docker_compose_accepts_the_file_with_env_example(tmp_path):
-    """Debian's `docker-compose config` (no engine needed) accepts compose.yaml, monitoring profile
-    included, with .env.example as .env."""
-    for name in ("compose.yaml", "Dockerfile", "deploy"):
+    """Debian's `docker-compose config` (no engine needed) refuses compose.yaml with .env.example as .env
+    until REDIS_PASSWORD is set, then accepts it, monitoring profile and TLS override included."""
+    for name in ("compose.yaml", "compose.tls.yaml", "Dockerfile", "deploy"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    result = subprocess.run(["docker-compose", "--profile", "monitoring", "config", "--services"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"redis", "app", "nginx", "prometheus", "blackbox-exporter", "alertmanager"}
-
+    command = ["docker-compose", "--profile", "monitoring", "config", "--services"]
+    refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "set REDIS_PASSWORD in .env" in refused.stderr, refused.stderr
+    with (tmp_path / ".env").open("a") as env:
+        env.write("REDIS_PASSWORD=0123456789abcdef0123456789abcdef\n")
+    for files in ([], ["-f", "compose.yaml", "-f", "compose.tls.yaml"]):
+        result = subprocess.run(command[:1] + files + command[1:], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert set(result.stdout.split()) == {"redis", "app", "nginx", "prometheus", "blackbox-exporter",
+                                              "alertmanager"}
 
 
 def test_image_installs_dependencies_before_copying_the_code():

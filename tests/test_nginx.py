@@ -11,126 +11,22 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import shutil
 import signal
 import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from service import create_app
 from service.ops.redis_process import free_port
 
-from .conftest import ADMIN_TOKEN, CHROME
+from .conftest import CHROME
+from .nginx_server import NGINX_DIR, ROOT, Stack, start_nginx, stop, write_shipped
 from .servers import start_gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX_DIR = ROOT / "deploy" / "nginx"
 IP_HITS_PER_MINUTE = 5
 """The per-address limit of the gunicorn under test: low, so a dodge would show at once."""
 COUNTERS_CACHE_SECONDS = 5
-
-
-def render(port: int, upstream: str, folder: Path) -> str:
-    """The shipped server configuration with only its upstream address, listen port and log folder
-    changed (the address is a literal one: there is nothing to re-resolve, and Debian's nginx 1.22
-    has no "resolve")."""
-    text = (NGINX_DIR / "visitor-analytics.conf").read_text()
-    assert text.count("server app:8000 resolve;") == 1 and text.count("listen 80;") == 1
-    return (text.replace("server app:8000 resolve;", f"server {upstream};")
-            .replace("listen 80;", f"listen 127.0.0.1:{port};")
-            .replace("/var/log/nginx/", f"{folder}/"))
-
-
-def start_nginx(folder: Path, port: int, upstream: str) -> subprocess.Popen:
-    """Run Debian's nginx in the foreground from ``folder``; answer once it accepts connections."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(NGINX_DIR / "visitor-analytics-proxy.conf", folder)
-    (folder / "visitor-analytics.conf").write_text(render(port, upstream, folder))
-    # What the official image's nginx.conf gives the conf.d files, with every path in the temp dir.
-    temp = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                             "uwsgi", "scgi"))
-    (folder / "nginx.conf").write_text(f"""\
-user root;
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log {folder / "error.log"} notice;
-events {{ worker_connections 256; }}
-http {{
-    log_format main '$remote_addr - $remote_user [$time_local] "$request" '
-                    '$status $body_bytes_sent "$http_referer" '
-                    '"$http_user_agent" "$http_x_forwarded_for"';
-    access_log {folder / "image-access.log"} main;
-{temp}
-    include visitor-analytics.conf;
-}}
-""")
-    process = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                                "-e", str(folder / "error.log"), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("nginx did not start: " + process.stderr.read().decode(errors="replace"))
-
-
-def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
-    """Stop one process we started, by its PID, and reap it."""
-    if process.poll() is None:
-        process.send_signal(signum)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class Stack:
-    """nginx on one loopback port, in front of gunicorn on another."""
-
-    def __init__(self, nginx_port: int, app_port: int, reader, logs: Path):
-        self.nginx_port, self.app_port = nginx_port, app_port
-        self.logs = logs  # nginx's folder: access.log (the shipped format), image-access.log (the image's)
-        self.reader = reader  # an uncached app on the same Redis: gunicorn's cache keeps answers 5 s
-
-    def send(self, method, path, body=None, headers=None, direct=False):
-        """One request through nginx (or straight to gunicorn): (status, headers, body)."""
-        port = self.app_port if direct else self.nginx_port
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
-
-    def add_site(self, site: str) -> None:
-        status, _, body = self.send("PUT", f"/api/v1/sites/{site}", json.dumps({"domains": ["travinh.gov.vn"]}),
-                                    {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"})
-        assert status in (200, 201), body
-
-    def hit(self, site: str, forwarded_for: str | None = None, direct=False) -> int:
-        headers = {"User-Agent": CHROME, "Content-Type": "text/plain"}
-        if forwarded_for:
-            headers["X-Forwarded-For"] = forwarded_for
-        body = json.dumps({"site": site, "url": "https://travinh.gov.vn/tin-tuc/abc"})
-        return self.send("POST", "/api/v1/hit", body, headers, direct=direct)[0]
-
-    def counters(self, site: str, pageviews: int) -> dict:
-        """The site's counters once ``pageviews`` landed, read again after a few flush intervals."""
-        read = lambda: self.reader.get(f"/api/v1/sites/{site}/counters").get_json()  # noqa: E731
-        deadline = time.monotonic() + 10
-        while read()["total"]["pageviews"] < pageviews and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # a hit that should not have counted would land within a few 20 ms flushes
-        return read()
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +39,9 @@ def stack(redis_servers, tmp_path_factory):
                               IP_HITS_PER_MINUTE=str(IP_HITS_PER_MINUTE), FLUSH_INTERVAL_MS="20",
                               COUNTERS_CACHE_SECONDS=str(COUNTERS_CACHE_SECONDS))
     try:
-        nginx = start_nginx(folder / "nginx", nginx_port, f"127.0.0.1:{app_port}")
+        (folder / "nginx").mkdir()
+        included = write_shipped(folder / "nginx", f"127.0.0.1:{app_port}", nginx_port)  # no outer proxy
+        nginx = start_nginx(folder / "nginx", included, [nginx_port])
     except Exception:
         stop(gunicorn)
         raise
@@ -274,9 +172,11 @@ def test_scripts_are_gzipped_and_cached_for_a_day(stack, name):
 
 
 def test_metrics_are_not_served_to_the_internet(stack):
-    """nginx refuses /metrics (Prometheus scrapes the app on the compose network); gunicorn serves it."""
-    assert stack.send("GET", "/metrics")[0] == 403
-    assert stack.send("GET", "/metrics", direct=True)[0] == 200
+    """nginx refuses /metrics to any address but its host's loopback (Prometheus scrapes the app on
+    the compose network); gunicorn serves it."""
+    assert stack.send("GET", "/metrics", source="127.0.0.2")[0] == 403
+    assert stack.send("GET", "/metrics")[0] == 200
+    assert stack.send("GET", "/metrics", direct=True, source="127.0.0.2")[0] == 200
 
 
 def test_nginx_logs_no_address_agent_or_share_secret(stack):
@@ -307,18 +207,45 @@ def directives(text: str) -> set[str]:
     return {line for line in lines if line.endswith(";")}
 
 
+def without_locations(text: str) -> str:
+    """An nginx text without its (unnested) location blocks."""
+    import re
+
+    return re.sub(r"^\s*location [^{]*\{[^}]*\}", "", text, flags=re.M)
+
+
 def test_portal_snippets_use_the_shipped_proxy_rules(client):
-    """The demo page's nginx snippet has every rule of visitor-analytics-proxy.conf, and the one in
-    docs/deployment.md includes that file; neither appends the client's own X-Forwarded-For."""
+    """The demo page's nginx snippet has every proxy rule of visitor-analytics-proxy.conf, and the one
+    in docs/deployment.md includes that file; none appends the client's own X-Forwarded-For."""
     import html
     import re
 
-    rules = directives((NGINX_DIR / "visitor-analytics-proxy.conf").read_text())
+    rules = directives(without_locations((NGINX_DIR / "visitor-analytics-proxy.conf").read_text()))
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in rules
     page = html.unescape(client.get("/").get_data(as_text=True))
     snippet = re.search(r"# In the portal's nginx.*?\n\}", page, re.S).group()
     assert rules <= directives(snippet), rules - directives(snippet)
     deployment = (ROOT / "docs" / "deployment.md").read_text()
     assert "include visitor-analytics-proxy.conf;" in deployment
-    for text in (page, deployment, (NGINX_DIR / "visitor-analytics.conf").read_text()):
+    shipped = ["\n".join(directives(path.read_text())) for path in NGINX_DIR.glob("*.conf")]
+    for text in (page, deployment, *shipped):
         assert "$proxy_add_x_forwarded_for" not in text
+
+
+@pytest.mark.xfail(strict=True, reason="service/templates/demo.html is not this branch's to edit: its portal "
+                                       "snippet needs visitor-analytics-proxy.conf's /metrics block")
+def test_demo_page_snippet_blocks_metrics(client):
+    """The demo page's portal snippet refuses /metrics under its prefix, as visitor-analytics-proxy.conf does."""
+    import html
+
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    assert "location ~ /metrics$" in page
+
+
+def test_shipped_server_passes_requests_by_the_portal_rules():
+    """The shipped nginx's server rules are visitor-analytics-proxy.conf's, but for the scheme (the
+    trusted proxy's word), the reader's Host, and /metrics served to loopback only."""
+    site = directives(without_locations((NGINX_DIR / "visitor-analytics-site.conf").read_text()))
+    portal = directives(without_locations((NGINX_DIR / "visitor-analytics-proxy.conf").read_text()))
+    assert portal - site == {"proxy_set_header X-Forwarded-Proto $scheme;"}
+    assert {"proxy_set_header X-Forwarded-Proto $va_forwarded_proto;", "proxy_set_header Host $http_host;"} <= site
