@@ -111,17 +111,19 @@ def test_every_route_is_documented_and_every_documented_route_exists(app):
 
 
 def test_admin_operations_and_only_they_require_the_bearer_token():
-    """Every /api/v1/sites admin operation declares bearer security; public ones declare none."""
+    """Every admin operation (sites, tokens, sessions) declares bearer security with its 401, 403 and 429
+    answers; public ones declare none."""
     scheme = SPEC["components"]["securitySchemes"]["adminToken"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, item in SPEC["paths"].items():
         for method, operation in item.items():
             if method not in HTTP_METHODS:
                 continue
-            is_admin = path.startswith("/api/v1/sites") and not path.endswith(("/counters", "/pages", "/top"))
+            is_admin = (path.startswith(("/api/v1/sites", "/api/v1/tokens", "/api/v1/sessions"))
+                        and not path.endswith(("/counters", "/pages", "/top")))
             assert (operation.get("security") == [{"adminToken": []}]) == is_admin, (method, path)
             if is_admin:
-                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+                assert {"401", "403", "429"} <= set(operation["responses"]), (method, path)
 
 
 def test_every_documented_error_answer_is_the_error_envelope():
