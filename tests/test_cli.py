@@ -107,3 +107,21 @@ def test_exit_codes(redis_url, what, args, env, code):
     assert result.exit_code == code, result.output
     if code:
         assert result.output.strip(), "an error says what went wrong"
+
+
+def test_tokens_lifecycle(run, client):
+    """`tokens create` prints a token that opens its site in the API, `list` hides it, `revoke` ends it."""
+    import json
+
+    assert run("sites", "add", "travinh", "travinh.gov.vn").exit_code == 0
+    made = run("tokens", "create", "--site", "travinh", "--label", "Sở Nội vụ", "--days", "30")
+    assert made.exit_code == 0, made.output
+    token = json.loads(made.output)
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get("/api/v1/sites/travinh", headers=headers).status_code == 200
+    listed = run("tokens", "list")
+    assert token["id"] in listed.output and token["token"] not in listed.output and "Sở Nội vụ" in listed.output
+    assert run("tokens", "create", "--site", "nosite").exit_code == 1
+    assert run("tokens", "revoke", token["id"]).exit_code == 0
+    assert run("tokens", "revoke", token["id"]).exit_code == 1
+    assert client.get("/api/v1/sites/travinh", headers=headers).status_code == 401

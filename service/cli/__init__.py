@@ -12,6 +12,7 @@ from .common import Context
 from .numbers import baseline, counters, history, pages
 from .serve import serve
 from .sites import sites
+from .tokens import tokens
 
 
 @click.group()
@@ -22,5 +23,5 @@ def main(ctx):
     ctx.obj = Context()
 
 
-for command in (serve, sites, baseline, pages, counters, history):
+for command in (serve, sites, tokens, baseline, pages, counters, history):
     main.add_command(command)
