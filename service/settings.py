@@ -85,6 +85,9 @@ class Settings:
     PAGES_PER_DAY: int = 50_000
     """Distinct pages one site counts per page in a local day; pageviews of further new pages
     count in the site's numbers only (a flood of invented URLs cannot grow Redis without bound)."""
+    PAGES_ALL_TIME: int = 200_000
+    """Pages one site keeps all time, with their views, titles and links; past it the least-viewed
+    go (a page is never pushed out by pages with fewer views)."""
 
     MAX_BUFFERED_HITS: int = 100_000
     """Hits one worker keeps while Redis is away; beyond it new hits are dropped (and counted)."""
@@ -170,6 +173,7 @@ class Settings:
         need(0 < self.REDIS_TIMEOUT_SECONDS <= 30, "REDIS_TIMEOUT_SECONDS", "must be above 0 and at most 30")
         need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
         need(1 <= self.PAGES_PER_DAY <= 10_000_000, "PAGES_PER_DAY", "must be 1 to 10000000")
+        need(100 <= self.PAGES_ALL_TIME <= 10_000_000, "PAGES_ALL_TIME", "must be 100 to 10000000")
         need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")
         need(not self.SECRET_KEY or len(self.SECRET_KEY) >= 32, "SECRET_KEY",
              f"must be at least 32 characters; make one with: {MAKE_A_TOKEN}")

@@ -34,6 +34,8 @@ BATCHES_SET_ASIDE = Counter("va_batches_set_aside_total", "Batches Redis kept re
                             "error reply, written to JOURNAL_DIR/rejected-*.jsonl instead of retried forever.")
 AUTH_FAILURES = Counter("va_auth_failures_total", "Failed credential attempts (a wrong, revoked or expired "
                         "token), by where: bearer (the API) or signin (the dashboard's form).", ["where"])
+PAGES_PUSHED_OUT = Counter("va_pages_pushed_out_total", "Pages a site's all-time set let go, the least viewed, "
+                           "to stay within PAGES_ALL_TIME (with their titles and links).")
 PAGES_OVER_CAP = Counter("va_pages_over_cap_total", "Counted pageviews of pages new to a day that had "
                          "PAGES_PER_DAY distinct pages already: in the site's numbers, not per page.")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})

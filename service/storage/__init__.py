@@ -32,6 +32,7 @@ class Limits:
     visitor_hits_per_minute: int
     address_hits_per_minute: int = 0
     pages_per_day: int = 50_000
+    pages_all_time: int = 200_000
 
 
 
@@ -59,6 +60,7 @@ class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin,
             visitor_hits_per_minute=settings.VISITOR_HITS_PER_MINUTE,
             address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
             pages_per_day=settings.PAGES_PER_DAY,
+            pages_all_time=settings.PAGES_ALL_TIME,
         )
         return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
 

@@ -26,8 +26,10 @@ class BaselinesMixin:
     def set_page_baselines(self, site_id: str, rows: list[tuple[str, int]]) -> int:
         """Replace the baseline views of these pages (one script call); answer how many changed."""
         with redis_errors("pages", self.log_reply_error):
-            return int(self._set_page_baselines(keys=[keys.page_baseline(site_id), keys.pages_all(site_id)],
-                                                args=[value for row in rows for value in row]))
+            return int(self._set_page_baselines(
+                keys=[keys.page_baseline(site_id), keys.pages_all(site_id), keys.page_titles(site_id),
+                      keys.page_links(site_id), keys.pages_floor(site_id)],
+                args=[self.limits.pages_all_time, *(value for row in rows for value in row)]))
 
     def log_page_baseline(self, site_id: str, audit: dict) -> None:
         """Record one page baseline import in the site's audit trail (newest first, bounded)."""

@@ -32,12 +32,17 @@ key                                   type    content / lifetime
                                               PAGES_KEPT_PER_PAST_DAY once the day is past;
                                               expires 33 days after that day ends
 ``va:{s}:pg:all``                     zset    page -> all-time views, baseline included;
-                                              forever (grows by at most PAGES_PER_DAY a day)
-``va:{s}:pg:t``                       hash    page -> latest title; forever
+                                              at most PAGES_ALL_TIME pages: past it the least
+                                              viewed go (about 200 B a page)
+``va:{s}:pg:floor``                   hash    ``views``: the most views a page had when it was
+                                              pushed out of pg:all; ``pages``: how many were;
+                                              two fields, forever
+``va:{s}:pg:t``                       hash    page -> latest title, for pages pg:all keeps
+                                              (at most 200 characters; about 265 B a page)
 ``va:{s}:pg:l``                       hash    page -> the path as the portal spells it, when
                                               that differs from the page (case, slash,
                                               index.html): the most-read list links to it;
-                                              forever
+                                              for pages pg:all keeps
 ``va:{s}:pg:base``                    hash    page -> imported baseline views; forever
 ``va:{s}:pg:base:log``                list    audit trail of page baseline imports; forever
 ``va:{s}:nc:<YYYY-MM-DD>``            hash    hits not counted that local day, by reason
@@ -144,6 +149,10 @@ def pages_all(site: str) -> str:
     return f"{site_prefix(site)}:pg:all"
 
 
+def pages_floor(site: str) -> str:
+    return f"{site_prefix(site)}:pg:floor"
+
+
 def page_links(site: str) -> str:
     return f"{site_prefix(site)}:pg:l"
 
@@ -235,6 +244,7 @@ DAY_KEYS: tuple[DayKey, ...] = (
     DayKey("pages", "zset", pages_day, PAGE_DAYS_KEPT),
     DayKey("pages_before", "zset", lambda site, day: pages_day(site, day - timedelta(days=1))),
     DayKey("pages_all", "zset", lambda site, day: pages_all(site)),
+    DayKey("pages_floor", "hash", lambda site, day: pages_floor(site)),
     DayKey("titles", "hash", lambda site, day: page_titles(site)),
     DayKey("not_counted", "hash", not_counted, NOT_COUNTED_DAYS_KEPT),
     DayKey("links", "hash", lambda site, day: page_links(site)),

@@ -44,6 +44,7 @@ class WritesMixin:
                   "visit_timeout_ms": limits.visit_timeout_seconds * 1000,
                   "visitor_hits_per_minute": limits.visitor_hits_per_minute, "marker_seconds": keys.BATCH_MARKER_SECONDS,
                   "address_hits_per_minute": limits.address_hits_per_minute, "pages_per_day": limits.pages_per_day,
+                  "pages_all_time": limits.pages_all_time,
                   "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY}
         calls = []
         for number, ((site, zone, day), indexes) in enumerate(groups.items()):
@@ -75,12 +76,14 @@ class WritesMixin:
                 for index in indexes:
                     outcomes[index] = REPLIED[reply]
                 continue
-            per_hit, over_cap = reply
+            per_hit, over_cap, pushed_out = reply
             for position, index in enumerate(indexes):
                 outcomes[index] = REPLIED[per_hit[position]]
             if over_cap:
                 metrics.PAGES_OVER_CAP.inc(over_cap)
                 self.pages_over_cap[site] = day
+            if pushed_out:
+                metrics.PAGES_PUSHED_OUT.inc(pushed_out)
         return outcomes
 
     @staticmethod
@@ -152,7 +155,7 @@ def pack_hits(hits: list[Hit], at_ms: list[int]) -> bytes:
 
 
 SCRIPT_ARGS = ("online_window_ms", "visit_timeout_ms", "visitor_hits_per_minute", "marker_seconds",
-               "address_hits_per_minute", "pages_per_day", "pages_kept_per_past_day", "visits_field",
+               "address_hits_per_minute", "pages_per_day", "pages_all_time", "pages_kept_per_past_day", "visits_field",
                "pageviews_field", "visitors_field")
 """record_hits.lua's ARGV, named (``A.<name>``); then one lifetime per keys.EXPIRING_DAY_KEYS
 (``TTL.<name>``, seconds) and last the hits (``A.hits``, see pack_hits)."""

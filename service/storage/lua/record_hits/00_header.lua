@@ -15,10 +15,11 @@
 -- shebang (Redis >= 7.0, Valkey) declares a writing script: Redis refuses it before it runs when
 -- it is out of memory or a read-only replica, so a batch is never half applied.
 --
--- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap}: one outcome per hit,
--- 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor refreshing too
--- fast) or 'ip_limited' (one address flooding); then how many counted pageviews went to pages
--- new to a day already at its cap (counted for the site, not per page). A key of the wrong
+-- Returns 'duplicate', 'unknown_site', or {outcomes, pages over the cap, pages pushed out}: one
+-- outcome per hit, 'visit' (a new visit began), 'pageview', 'ping', 'rate_limited' (one visitor
+-- refreshing too fast) or 'ip_limited' (one address flooding); then how many counted pageviews
+-- went to pages new to a day already at its cap (counted for the site, not per page); then how
+-- many pages the all-time set let go to stay within A.pages_all_time. A key of the wrong
 -- type is an error reply raised before any write.
 --
 -- Two phases: every read and check first (10_checks, 20_hits: sessions and address counters are

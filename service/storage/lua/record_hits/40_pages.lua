@@ -15,6 +15,28 @@ for _, page in ipairs(page_order) do
 end
 in_chunks('HSET', K.titles, nil, title_fields)
 in_chunks('HSET', K.links, nil, link_fields)
+
+-- All time: at most A.pages_all_time pages. Past it the least viewed go (ZPOPMIN: a page is never
+-- pushed out by one with fewer views; flood pages with one view each push out only pages with
+-- one view), with their titles and spellings: both hashes hold kept pages only, so they are
+-- bounded too. The highest count pushed out so far is kept (pg:floor), for the docs' promise.
+local pushed_out = 0
+local room = tonumber(A.pages_all_time)
+if #page_order > 0 and redis.call('ZCARD', K.pages_all) > room then
+  local popped = redis.call('ZPOPMIN', K.pages_all, redis.call('ZCARD', K.pages_all) - room)
+  local gone = {}
+  for j = 1, #popped, 2 do
+    gone[#gone + 1] = popped[j]
+  end
+  pushed_out = #gone
+  in_chunks('HDEL', K.titles, nil, gone)
+  in_chunks('HDEL', K.links, nil, gone)
+  local highest = tonumber(popped[#popped])
+  if highest > tonumber(redis.call('HGET', K.pages_floor, 'views') or '0') then
+    redis.call('HSET', K.pages_floor, 'views', highest)
+  end
+  redis.call('HINCRBY', K.pages_floor, 'pages', pushed_out)
+end
 if #page_order > 0 then
   redis.call('EXPIRE', K.pages, TTL.pages, 'NX')
   -- A past day only answers top lists: keep its top entries, drop the long tail. Copied into
