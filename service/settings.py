@@ -85,6 +85,11 @@ class Settings:
     PAGES_PER_DAY: int = 50_000
     """Distinct pages one site counts per page in a local day; pageviews of further new pages
     count in the site's numbers only (a flood of invented URLs cannot grow Redis without bound)."""
+    SOURCES_PER_DAY: int = 1_000
+    """Distinct source names (and as many browser and OS names) one site keeps per local day; past it
+    a visit counts under '(other)' in its channel ('Other' for browsers and OS)."""
+    DETAIL_DAYS: int = 400
+    """Days a local day's sources and devices are kept after it ends (the year view reads them)."""
     PAGES_ALL_TIME: int = 200_000
     """Pages one site keeps all time, with their views, titles and links; past it the least-viewed
     go (a page is never pushed out by pages with fewer views)."""
@@ -174,6 +179,8 @@ class Settings:
         need(0 <= self.FLUSH_INTERVAL_MS <= 10_000, "FLUSH_INTERVAL_MS", "must be 0 to 10000 ms")
         need(1 <= self.PAGES_PER_DAY <= 10_000_000, "PAGES_PER_DAY", "must be 1 to 10000000")
         need(100 <= self.PAGES_ALL_TIME <= 10_000_000, "PAGES_ALL_TIME", "must be 100 to 10000000")
+        need(10 <= self.SOURCES_PER_DAY <= 100_000, "SOURCES_PER_DAY", "must be 10 to 100000")
+        need(1 <= self.DETAIL_DAYS <= 3660, "DETAIL_DAYS", "must be 1 to 3660")
         need(100 <= self.MAX_BUFFERED_HITS <= 10_000_000, "MAX_BUFFERED_HITS", "must be 100 to 10000000")
         need(not self.SECRET_KEY or len(self.SECRET_KEY) >= 32, "SECRET_KEY",
              f"must be at least 32 characters; make one with: {MAKE_A_TOKEN}")

@@ -78,7 +78,8 @@ def test_every_per_day_key_expires(store, redis_client):
             assert redis_client.ttl(key) == -1, key
             continue
         ttl = redis_client.ttl(key)
-        longest = max(keys.PAGE_DAYS_KEPT, keys.NOT_COUNTED_DAYS_KEPT, keys.SALT_KEEP_DAYS) + 1
+        longest = max(keys.PAGE_DAYS_KEPT, keys.NOT_COUNTED_DAYS_KEPT, keys.SALT_KEEP_DAYS,
+                      store.limits.detail_days) + 1
         assert 0 < ttl <= longest * 86400, (key, ttl)
 
 

@@ -115,11 +115,23 @@ class Hit(NamedTuple):
     """The page's path as the portal spells it (only the page_params of its query), when that
     differs from ``page``: links of most-read lists must work on case-sensitive servers too."""
 
+    channel: str = ""
+    """Where the visit came from: direct, search, social, email, internal, referral or campaign."""
+    source: str = ""
+    """The source's name (a search engine's, a network's, a referrer's host, a utm_source); '' direct."""
+    device: str = ""
+    """desktop, mobile, tablet or other."""
+    browser: str = ""
+    os: str = ""
+    app: str = ""
+    """The in-app browser (Zalo, Facebook…), or 'none'."""
+
     def local_day(self) -> date:
         return self.day or local_day(self.at, ZoneInfo(self.timezone))
 
 
-SCRIPT_COLUMNS = ("visitor", "at", "kind", "page", "title", "link")
+SCRIPT_COLUMNS = ("visitor", "at", "kind", "page", "title", "link", "channel", "source", "device", "browser", "os",
+                  "app")
 """The Hit fields record_hits.lua reads, each as one MessagePack column (``hits.<name>[i]``; ``at``
 in unix ms). A new per-hit field is a Hit field with a default plus its name here: the journal
 keeps every Hit field by name, the packer and the script follow this list."""

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 PERIODS = ("today", "yesterday", "week", "month", "all")
 """Periods of a most-read list."""
+DETAIL_PERIODS = ("today", "yesterday", "week", "month", "7d", "30d", "90d", "365d")
+"""Periods of the sources and devices breakdowns ('Nd': the last N local days, today included)."""
 
 
 def local_day(now: datetime, tz: ZoneInfo) -> date:
@@ -45,4 +47,6 @@ def period_days(period: str, today: date, week_start: int) -> list[date]:
         return week_days(today, week_start)
     if period == "month":
         return month_days(today)
+    if period in ("7d", "30d", "90d", "365d"):
+        return days_back(today, int(period[:-1]))
     raise ValueError(f"unknown period {period!r}")

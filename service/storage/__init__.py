@@ -13,6 +13,7 @@ import redis
 
 from ..model.periods import PERIODS, period_days  # noqa: F401  (read by routes with the store)
 from .baselines import METRICS, BaselinesMixin
+from .breakdowns import BreakdownsMixin
 from .connection import connect
 from .credentials import CredentialsMixin
 from .health import Durability, HealthMixin, Server  # noqa: F401
@@ -33,10 +34,13 @@ class Limits:
     address_hits_per_minute: int = 0
     pages_per_day: int = 50_000
     pages_all_time: int = 200_000
+    sources_per_day: int = 1_000
+    detail_days: int = 400
 
 
 
-class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin, BaselinesMixin, CredentialsMixin):
+class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin, BreakdownsMixin, BaselinesMixin,
+                   CredentialsMixin):
     """Counters, sites, salts and history in Redis."""
 
     def __init__(self, client: redis.Redis, limits: Limits):
@@ -61,6 +65,8 @@ class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin,
             address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
             pages_per_day=settings.PAGES_PER_DAY,
             pages_all_time=settings.PAGES_ALL_TIME,
+            sources_per_day=settings.SOURCES_PER_DAY,
+            detail_days=settings.DETAIL_DAYS,
         )
         return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
 

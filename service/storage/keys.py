@@ -48,6 +48,16 @@ key                                   type    content / lifetime
 ``va:{s}:nc:<YYYY-MM-DD>``            hash    hits not counted that local day, by reason
                                               (bot, prefetch, foreign_domain, rate_limited...);
                                               expires 100 days after that day ends
+``va:{s}:src:<YYYY-MM-DD>``            hash    visits begun that local day by source:
+                                              ``<channel>|<name>`` (names only: a search
+                                              engine's or network's, a referrer's host, a
+                                              utm_source), at most SOURCES_PER_DAY fields, then
+                                              ``<channel>|(other)``; expires DETAIL_DAYS after
+                                              the day ends
+``va:{s}:dev:<YYYY-MM-DD>``            hash    visits by ``d|<device>`` and ``a|<in-app
+                                              browser>``; same lifetime
+``va:{s}:br:<YYYY-MM-DD>``             hash    visits by browser family (SOURCES_PER_DAY names,
+``va:{s}:os:<YYYY-MM-DD>``                     then ``Other``); same lifetime
 ``va:{s}:shares``                     hash    dashboard share links: id -> JSON (SHA-256 of
                                               the secret, label, created, expires); an
                                               entry lives until revoked (expired ones are
@@ -223,6 +233,19 @@ def batch_marker(site: str, batch_id: str) -> str:
     return f"{site_prefix(site)}:b:{batch_id}"
 
 
+DETAIL = -1
+"""A DayKey's keep_days that means DETAIL_DAYS (a setting), not a fixed number."""
+
+DETAILS = ("src", "dev", "br", "os")
+"""Per-visit detail hashes of a local day: sources, devices and apps, browsers, OS."""
+
+
+def detail(site: str, kind: str, day: date) -> str:
+    """A day's per-visit breakdown hash: ``src`` ("channel|name"), ``dev`` ("d|device", "a|app"),
+    ``br`` (browser), ``os`` -> visits begun that day."""
+    return f"{site_prefix(site)}:{kind}:{day.isoformat()}"
+
+
 class DayKey(NamedTuple):
     """One key that every hit of a site's local day may touch, as record_hits.lua sees it (``K.<name>``)."""
 
@@ -248,6 +271,10 @@ DAY_KEYS: tuple[DayKey, ...] = (
     DayKey("titles", "hash", lambda site, day: page_titles(site)),
     DayKey("not_counted", "hash", not_counted, NOT_COUNTED_DAYS_KEPT),
     DayKey("links", "hash", lambda site, day: page_links(site)),
+    DayKey("sources", "hash", lambda site, day: detail(site, "src", day), DETAIL),
+    DayKey("devices", "hash", lambda site, day: detail(site, "dev", day), DETAIL),
+    DayKey("browsers", "hash", lambda site, day: detail(site, "br", day), DETAIL),
+    DayKey("oses", "hash", lambda site, day: detail(site, "os", day), DETAIL),
 )
 """The day's keys of record_hits.lua, in KEYS order after the batch marker: add a key here and the
 script can use it by name (see storage/writes.py)."""
@@ -276,9 +303,10 @@ class DayKeys:
 
 
 @functools.lru_cache(maxsize=1024)
-def for_day(site: str, tz: ZoneInfo, day: date) -> DayKeys:
+def for_day(site: str, tz: ZoneInfo, day: date, detail_days: int = 400) -> DayKeys:
     """The keys of a site's local ``day`` (cached: every hit of the day asks)."""
     ends = int(day_end(day, tz).timestamp())
     return DayKeys(site_prefix(site), tuple(key.build(site, day) for key in DAY_KEYS),
-                   tuple(ends + key.keep_days * 86400 for key in EXPIRING_DAY_KEYS),
+                   tuple(ends + (detail_days if key.keep_days == DETAIL else key.keep_days) * 86400
+                         for key in EXPIRING_DAY_KEYS),
                    (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")))
