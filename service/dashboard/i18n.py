@@ -11,7 +11,8 @@ WORDS = {
     "vi": {
         "product": "Thống kê truy cập", "dashboard": "Bảng điều khiển", "sites": "Các trang",
         "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN) hoặc mã trang",
-        "signin_help": "Nhập mã quản trị của dịch vụ. Người biên tập dùng liên kết chia sẻ do quản trị viên tạo.",
+        "signin_help": "Nhập mã quản trị của dịch vụ, hoặc mã trang được cấp cho trang của bạn. "
+                       "Người biên tập dùng liên kết chia sẻ do quản trị viên tạo.",
         "wrong_token": "Mã quản trị không đúng.", "too_many": "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại.",
         "form_expired": "Biểu mẫu đã hết hạn. Vui lòng thử lại.", "disabled": "Bảng điều khiển đang tắt: hãy đặt ADMIN_TOKEN.",
         "signed_out": "Bạn đã đăng xuất.", "session_over": "Phiên làm việc đã hết. Vui lòng đăng nhập lại.",
@@ -53,7 +54,8 @@ WORDS = {
     "en": {
         "product": "Visitor statistics", "dashboard": "Dashboard", "sites": "Sites",
         "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN) or site token",
-        "signin_help": "Enter the service's admin token. Editors use a share link an admin made for them.",
+        "signin_help": "Enter the service's admin token, or the site token made for your sites. "
+                       "Editors use a share link an admin made for them.",
         "wrong_token": "That admin token is not right.", "too_many": "Too many attempts. Wait a minute and try again.",
         "form_expired": "The form expired. Please try again.", "disabled": "The dashboard is off: set ADMIN_TOKEN.",
         "signed_out": "You are signed out.", "session_over": "Your session ended. Please sign in again.",
