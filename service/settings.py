@@ -16,10 +16,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 ADMIN_TOKEN_MIN_LENGTH = 32
+"""Shortest admin token accepted, in characters (secrets.token_urlsafe(32) gives 43)."""
 ADMIN_TOKEN_MIN_BITS = 100
 """Least strength of ADMIN_TOKEN, estimated as length x log2(distinct characters): 32 random hex
 digits give 128, secrets.token_urlsafe(32) about 240, 32 times the same letter 0."""
-"""Shortest admin token accepted, in characters (secrets.token_urlsafe(32) gives 43)."""
 ADMIN_TOKEN_PLACEHOLDER = "change-me-to-a-long-random-string"
 """The value .env.example ships: refused, so a copied example never guards a real admin API."""
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'

@@ -283,23 +283,29 @@ def test_each_signed_in_person_sees_who_they_are(app, client):
 
 
 def test_the_tokens_screen_shows_a_new_token_once(app, client):
-    """The operator's Tokens screen makes a token, shows it on that answer only, and revokes it."""
+    """The operator's Tokens screen makes a token, shows it on that answer only (a resent form makes no
+    second one), and revokes it."""
     add_site(client)
     assert sign_in_with(client, ADMIN_TOKEN).status_code == 303
     csrf = session_csrf(client)
-    made = client.post("/dashboard/tokens", data={"csrf": csrf, "label": "Sở Y tế", "sites": "travinh",
-                                                  "expires_in_days": "30"})
+    screen = client.get("/dashboard/tokens").get_data(as_text=True)
+    once = re.search(r'name="once" value="([^"]+)"', screen).group(1)
+    form = {"csrf": csrf, "once": once, "label": "Sở Y tế", "sites": "travinh", "expires_in_days": "30"}
+    made = client.post("/dashboard/tokens", data=form)
     text = made.get_data(as_text=True)
     assert made.status_code == 201
     secret = re.search(r'id="new-token">(va1\.[^<]+)<', text).group(1)
     assert client.get("/api/v1/sites/travinh", headers=bearer(secret)).status_code == 200
+    again = client.post("/dashboard/tokens", data=form)  # a reload sends the same form again
+    assert again.status_code == 409 and secret not in again.get_data(as_text=True)
+    assert len(client.get("/api/v1/tokens", headers=ADMIN).get_json()["tokens"]) == 1
     listing = client.get("/dashboard/tokens").get_data(as_text=True)
     assert secret not in listing and "Sở Y tế" in listing
     token_id = secret.split(".")[1]
     assert client.post(f"/dashboard/tokens/{token_id}/revoke", data={"csrf": "x"}).status_code == 400
     assert client.post(f"/dashboard/tokens/{token_id}/revoke", data={"csrf": csrf}).status_code == 303
     assert client.get("/api/v1/sites/travinh", headers=bearer(secret)).status_code == 401
-    bad = client.post("/dashboard/tokens", data={"csrf": csrf, "label": "x", "sites": "nosite"})
+    bad = client.post("/dashboard/tokens", data={"csrf": csrf, "once": "x" * 20, "label": "x", "sites": "nosite"})
     assert bad.status_code == 404 and json.dumps(client.get("/api/v1/tokens", headers=ADMIN).get_json()).count('"id"') == 0
 
 

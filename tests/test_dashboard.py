@@ -108,7 +108,7 @@ def test_wrong_token_answers_the_form_with_a_message_and_no_session(client):
     response = sign_in(client, token="x" * 40)
     assert response.status_code == 401
     text = response.get_data(as_text=True)
-    assert "Mã quản trị không đúng." in text and 'name="token"' in text
+    assert "Mã không đúng, đã bị thu hồi hoặc đã hết hạn." in text and 'name="token"' in text
     assert not cookie_header(response, "va_session")
     assert client.get("/dashboard").status_code == 303
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import g, redirect, request, url_for
 
 from .. import access, operations
@@ -14,7 +16,9 @@ from .middleware import csrf_ok, page, signed_in
 
 
 def _screen(status: int = 200, **context):
-    return page("dashboard/tokens.html", status, tokens=operations.list_tokens(store(), clock()), **context)
+    """The screen; its form carries a one-time value, so sending it again (a reload) makes no second token."""
+    return page("dashboard/tokens.html", status, tokens=operations.list_tokens(store(), clock()),
+                once=secrets.token_urlsafe(16), **context)
 
 
 @bp.get("/tokens")
@@ -37,9 +41,18 @@ def create_token():
     if days:
         body["expires_in_days"] = int(days) if days.isascii() and days.isdigit() and len(days) <= 6 else days
     try:
-        made = operations.create_token(store(), *tokens.parse_request(body), clock())
+        request_ = tokens.parse_request(body)
+        once = request.form.get("once", "")
+        if not 16 <= len(once) <= 64 or not store().claim_form(once):
+            return _screen(409, notice=g.words("token_already_made"))
+        made = operations.create_token(store(), *request_, clock())
     except ApiError as exc:
-        return _screen(400 if exc.status != 404 else 404, message=g.words("token_bad", why=exc.message))
+        if exc.status == 404:
+            unknown = [s for s, found in zip(body["sites"], store().get_sites(body["sites"])) if found is None]
+            why = g.words("why_unknown_site", site=unknown[0] if unknown else "")
+        else:
+            why = g.words("why_bad_input")
+        return _screen(400 if exc.status != 404 else 404, message=g.words("token_bad", why=why))
     return _screen(201, made=made)
 
 

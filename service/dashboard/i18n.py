@@ -13,7 +13,7 @@ WORDS = {
         "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN) hoặc mã trang",
         "signin_help": "Nhập mã quản trị của dịch vụ, hoặc mã trang được cấp cho trang của bạn. "
                        "Người biên tập dùng liên kết chia sẻ do quản trị viên tạo.",
-        "wrong_token": "Mã quản trị không đúng.", "too_many": "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại.",
+        "wrong_token": "Mã không đúng, đã bị thu hồi hoặc đã hết hạn.", "too_many": "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại.",
         "form_expired": "Biểu mẫu đã hết hạn. Vui lòng thử lại.", "disabled": "Bảng điều khiển đang tắt: hãy đặt ADMIN_TOKEN.",
         "signed_out": "Bạn đã đăng xuất.", "session_over": "Phiên làm việc đã hết. Vui lòng đăng nhập lại.",
         "share_invalid": "Liên kết chia sẻ không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
@@ -49,14 +49,15 @@ WORDS = {
         "expires_days": "Hết hạn sau (ngày, để trống: không hết hạn)", "create": "Tạo mã", "revoke": "Thu hồi",
         "token_once": "Mã mới, chỉ hiện một lần: hãy sao chép ngay.", "last_used": "Dùng lần cuối",
         "never": "chưa dùng", "expires": "Hết hạn", "created": "Tạo lúc", "no_tokens": "Chưa có mã trang nào.",
-        "token_revoked": "Đã thu hồi mã trang.", "token_bad": "Không tạo được mã: {why}",
+        "token_revoked": "Đã thu hồi mã trang.", "token_bad": "Không tạo được mã: {why}", "why_unknown_site": "trang {site} chưa được đăng ký",
+        "why_bad_input": "hãy kiểm tra tên, các mã trang và số ngày", "token_already_made": "Mã này đã được tạo (biểu mẫu gửi lại): mã chỉ hiện một lần.",
     },
     "en": {
         "product": "Visitor statistics", "dashboard": "Dashboard", "sites": "Sites",
         "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN) or site token",
         "signin_help": "Enter the service's admin token, or the site token made for your sites. "
                        "Editors use a share link an admin made for them.",
-        "wrong_token": "That admin token is not right.", "too_many": "Too many attempts. Wait a minute and try again.",
+        "wrong_token": "That token is not right, or was revoked, or has expired.", "too_many": "Too many attempts. Wait a minute and try again.",
         "form_expired": "The form expired. Please try again.", "disabled": "The dashboard is off: set ADMIN_TOKEN.",
         "signed_out": "You are signed out.", "session_over": "Your session ended. Please sign in again.",
         "share_invalid": "This share link is not valid, has expired or was revoked.",
@@ -92,7 +93,8 @@ WORDS = {
         "expires_days": "Expires after (days; empty: never)", "create": "Create", "revoke": "Revoke",
         "token_once": "The new token, shown only this once: copy it now.", "last_used": "Last used",
         "never": "never", "expires": "Expires", "created": "Created", "no_tokens": "No site tokens yet.",
-        "token_revoked": "The site token was revoked.", "token_bad": "No token made: {why}",
+        "token_revoked": "The site token was revoked.", "token_bad": "No token made: {why}", "why_unknown_site": "no site {site} is registered",
+        "why_bad_input": "check the label, the site ids and the days", "token_already_made": "That token was made already (the form was sent again): it is shown only once.",
     },
 }
 

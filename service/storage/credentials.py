@@ -28,6 +28,11 @@ class CredentialsMixin:
             count, _ = pipe.execute()
         return int(count)
 
+    def claim_form(self, once: str) -> bool:
+        """Take a form's one-time value; False when it was taken before (the form was sent again)."""
+        with redis_errors("other", self.log_reply_error):
+            return bool(self.redis.set(keys.form_once(once), 1, nx=True, ex=keys.FORM_ONCE_SECONDS))
+
     # --- site tokens
 
     def put_token(self, token_id: str, record: dict) -> None:

@@ -73,6 +73,9 @@ key                                   type    content / lifetime
                                               sign-out
 ``va:sessions``                       zset    session id -> its end (unix s), to list them;
                                               ended ones are trimmed when listed or made
+``va:once:<value>``                   string  a dashboard form's one-time value, once used
+                                              (a resent form changes nothing); expires after
+                                              a day
 ``va:authfail:<address>:<minute>``    string  failed bearer or sign-in attempts from one
                                               client address (an HMAC of it) in one minute;
                                               expires 2 minutes after it
@@ -208,6 +211,15 @@ SESSIONS = "va:sessions"
 
 def session(session_id: str) -> str:
     return f"va:session:{session_id}"
+
+
+FORM_ONCE_SECONDS = 86400
+"""A dashboard form's one-time value is remembered this long (a form left open longer is refused)."""
+
+
+def form_once(value: str) -> str:
+    """A dashboard form's one-time value, once it was used (a reload sends it again)."""
+    return f"va:once:{value}"
 
 
 def auth_failures(address: str, minute: int) -> str:
