@@ -99,3 +99,15 @@ def test_readme_is_short():
     """README.md stays under 10 KB: the details live in docs/."""
     size = len((ROOT / "README.md").read_bytes())
     assert size <= README_MAX_BYTES, size
+
+
+def test_privacy_page_lists_every_redis_key():
+    """docs/privacy.md's Redis table names every key the key layout (service/storage/keys.py) documents."""
+    import re
+
+    from service.storage import keys
+
+    documented = set(re.findall(r"^``([^`]+)``", keys.__doc__, re.M))
+    page = (ROOT / "docs" / "privacy.md").read_text()
+    missing = [key for key in documented if f"`{key}`" not in page]
+    assert documented and not missing, missing
