@@ -60,7 +60,9 @@ class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin,
             address_hits_per_minute=settings.IP_HITS_PER_MINUTE,
             pages_per_day=settings.PAGES_PER_DAY,
         )
-        return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
+        store = cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
+        store.confirm_replicas = settings.CONFIRM_REPLICAS
+        return store
 
     @classmethod
     def from_url(cls, url: str, limits: Limits, timeout_seconds: float = 0.25) -> CounterStore:
