@@ -22,7 +22,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when Redis answers, is supported, writable, has memory and will not evict counters."""
-    buffered = recorder().depth
+    buffered = recorder().instance_depth()  # every worker of this instance, not this one alone
     try:
         problems = store().server_problems()
     except StorageUnavailable:
