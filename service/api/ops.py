@@ -52,7 +52,7 @@ def readyz():
 
 def readiness() -> tuple[dict, int]:
     """The full readiness answer and its status."""
-    buffered = recorder().depth
+    buffered = recorder().instance_depth()  # every worker of this instance, not this one alone
     try:
         problems = store().server_problems()
     except StorageUnavailable:

@@ -9,15 +9,20 @@ the buffer is flushed, or spilled to a journal file that the next start replays.
 Redis answering with an error is not an outage: out of memory, a read-only replica, refused
 credentials or a server too old keep the hits waiting (and /readyz says why); any other error
 reply is retried a few times, then the batch is set aside on disk, never retried forever.
+
+An outage is logged at WARNING when it starts (with the hits buffered) and when it ends (how
+long, how many hits written), and hits dropped on a full buffer once a minute with their number.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
+import glob
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -25,8 +30,8 @@ from datetime import date
 from pathlib import Path
 
 from ..ops import metrics
-from ..errors import RedisReplyError, StorageUnavailable
-from .journal import Journal
+from ..errors import RedisReplyError, StorageUnavailable, Unconfirmed
+from .journal import HIT_BYTES_BOUND, Journal, SpillError
 from .address_blocks import AddressBlocks
 from ..model.hits import Hit, Outcome
 from ..storage import CounterStore
@@ -41,6 +46,10 @@ REPLY_RETRY_SECONDS = 5.0
 """Longest pause between two attempts while Redis answers with an error (OOM, READONLY...)."""
 REJECTED_AFTER_ATTEMPTS = 3
 """A batch refused this many times by an unexpected error reply is set aside on disk."""
+SPILL_LINE_HITS = 50
+"""Hits per journal line of a spill: a disk that fills up mid-spill keeps every whole line."""
+OUTAGE_LOG_SECONDS = 60.0
+"""The start of an outage is logged at most this often (a flapping Redis), dropped hits once per this."""
 
 
 @dataclasses.dataclass
@@ -72,7 +81,10 @@ class BufferedRecorder:
         self.blocks = blocks or AddressBlocks()
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered_hits = max_buffered_hits
-        self.journal = Journal(journal_dir)
+        workers = _gunicorn_workers()
+        self.journal = Journal(journal_dir, need_bytes=max_buffered_hits * HIT_BYTES_BOUND * workers,
+                               need_why=f"MAX_BUFFERED_HITS {max_buffered_hits:,} x {workers} worker(s) x "
+                                        f"{HIT_BYTES_BOUND:,} B a hit at most")
         self._batches: deque[Batch] = deque()   # waiting for a retry, ids fixed
         self._fresh: list[Hit] = []             # not yet attempted
         self._size = 0
@@ -86,8 +98,17 @@ class BufferedRecorder:
         self._claims = []                       # journal files replayed, deleted once written
         self._refusals = 0                      # unexpected error replies to the head batch
         self._drops: dict[tuple[str, str, date], Counter] = {}  # turned away at once, written with the next batch
-        self.failing: RedisReplyError | None = None
-        """The error reply Redis gave the last write, until a write succeeds (for /readyz)."""
+        self.failing: RedisReplyError | Unconfirmed | None = None
+        """The error reply Redis gave the last write, or its unconfirmed batch, until a write succeeds (for /readyz)."""
+        self._outage_since: float | None = None   # monotonic start of the current outage
+        self._outage_logged = False               # its start was logged (so its end will be)
+        self._outage_last_log = -OUTAGE_LOG_SECONDS
+        self._outage_why = ""
+        self._recovered = 0                       # hits written since the outage's first good write
+        self._backlog: int | None = None          # hits buffered when the first write after it succeeded
+        self._outage_ended = 0.0                  # monotonic time of that write
+        self._dropped = 0                         # dropped on a full buffer, not yet logged
+        self._dropped_last_log = -OUTAGE_LOG_SECONDS
         atexit.register(self.close)
 
     # --- the handler side ----------------------------------------------------------------
@@ -101,8 +122,9 @@ class BufferedRecorder:
                 self.failing = None
                 self._note(hit, outcome)
                 return outcome
-            except StorageUnavailable:
+            except StorageUnavailable as exc:
                 # The write may have landed before the timeout: retry under the same id.
+                self._outage(exc)
                 return self._enqueue(batch=batch)
             except RedisReplyError as exc:
                 self.failing = exc  # nothing was written: the flusher retries it
@@ -113,6 +135,7 @@ class BufferedRecorder:
         with self._lock:
             if self._size >= self.max_buffered_hits:
                 metrics.hits(Outcome.DROPPED).inc()
+                self._dropped += 1
                 return Outcome.DROPPED
             if batch is not None:
                 self._batches.append(batch)
@@ -154,8 +177,66 @@ class BufferedRecorder:
 
     @property
     def depth(self) -> int:
-        """Hits waiting to be written."""
+        """Hits waiting to be written in this process."""
         return self._size
+
+    def instance_depth(self) -> int:
+        """Hits waiting to be written in every worker of this instance (through the metrics folder)."""
+        metrics.BUFFER_DEPTH.set(self._size)  # this worker's share, fresh
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not folder:
+            return self._size
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        files = glob.glob(os.path.join(folder, "gauge_livesum_*.db"))
+        try:
+            merged = MultiProcessCollector.merge(files, accumulate=False)
+        except (OSError, ValueError):
+            return self._size  # a worker's file removed while being read: this worker's share
+        return int(sum(sample.value for metric in merged if metric.name == "va_buffer_hits"
+                       for sample in metric.samples))
+
+    # --- outages and drops in the log ------------------------------------------------------
+
+    def _outage(self, exc: StorageUnavailable) -> None:
+        """A write failed for want of Redis (or of a replica's confirmation): note when the outage began."""
+        if isinstance(exc, Unconfirmed):
+            self.failing = exc
+        if self._outage_since is None:
+            with self._lock:
+                if self._outage_since is None:
+                    self._outage_since, self._outage_logged, self._recovered = time.monotonic(), False, 0
+                    self._backlog = None
+                    self._outage_why = exc.redis_message if isinstance(exc, Unconfirmed) else "no answer"
+            self._report()
+
+    def _report(self) -> None:
+        """Log an outage's start (at most once a minute) and the hits dropped since the last line."""
+        now = time.monotonic()
+        if self._outage_since is not None and not self._outage_logged \
+                and now - self._outage_last_log >= OUTAGE_LOG_SECONDS:
+            with self._lock:
+                if self._outage_logged:
+                    return
+                self._outage_logged, self._outage_last_log = True, now
+            log.warning("Redis stopped answering (%s): %d hits buffered in this worker, written when it is back",
+                        self._outage_why, self._size, extra={"buffered_hits": self._size})
+        if self._dropped and now - self._dropped_last_log >= OUTAGE_LOG_SECONDS:
+            with self._lock:
+                dropped, self._dropped, self._dropped_last_log = self._dropped, 0, now
+            log.warning("%d hits dropped: the buffer is full (MAX_BUFFERED_HITS %d) while Redis is away",
+                        dropped, self.max_buffered_hits, extra={"dropped_hits": dropped})
+
+    def _outage_over(self) -> None:
+        """Everything buffered is written (or nothing waits): log the end of the outage, if its start was."""
+        with self._lock:
+            since, self._outage_since, self._backlog = self._outage_since, None, None
+            recovered, self._recovered = self._recovered, 0
+        if since is not None and self._outage_logged:
+            lasted = max(self._outage_ended, since) - since if self._outage_ended else time.monotonic() - since
+            log.warning("Redis answers again after %.1f s: %d buffered hits written, %d waiting", lasted, recovered,
+                        self._size, extra={"outage_seconds": round(lasted, 1), "written_hits": recovered})
+        self._outage_ended = 0.0
 
     # --- the flusher ---------------------------------------------------------------------
 
@@ -177,7 +258,14 @@ class BufferedRecorder:
             try:
                 self.flush_once()
                 pause = 0.0
-            except StorageUnavailable:
+                if self._outage_since is not None and self._backlog is None:
+                    self._backlog = self._recovered + self._size  # the outage's hits: logged once written
+                    self._outage_ended = time.monotonic()
+                if self._outage_since is not None and self._recovered >= self._backlog:
+                    self._outage_over()
+            except StorageUnavailable as exc:
+                self._outage(exc)
+                self._backlog = None  # the outage goes on
                 pause = min(RETRY_MAX_SECONDS, max(0.05, pause * 2))
             except RedisReplyError as exc:
                 self._refused(exc)
@@ -186,6 +274,7 @@ class BufferedRecorder:
                 log.exception("flushing buffered hits failed")
                 self._refused(exc)  # a batch that always fails must not stop every batch behind it
                 pause = RETRY_MAX_SECONDS
+            self._report()
 
     def flush_once(self) -> int:
         """Write every waiting batch and hit; answer how many were written, or raise."""
@@ -231,6 +320,8 @@ class BufferedRecorder:
             self._note_all(batch.hits, outcomes)
             if batch.replayed:
                 metrics.REPLAYED.inc(len(batch.hits))
+            if self._outage_since is not None:
+                self._recovered += len(batch.hits)
             self._done(batch, batch.size)
             written += len(batch.hits)
 
@@ -307,7 +398,8 @@ class BufferedRecorder:
         while self._size and time.monotonic() < deadline:
             try:
                 self.flush_once()
-            except StorageUnavailable:
+            except StorageUnavailable as exc:
+                self._outage(exc)
                 time.sleep(0.1)
             except Exception as exc:  # as in _run: an error reply or a failure of ours waits, or is set aside
                 if not isinstance(exc, RedisReplyError):
@@ -324,13 +416,19 @@ class BufferedRecorder:
             return
         if not self.flush(timeout_seconds):
             self.spill()
+        elif self._outage_since is not None:
+            self._outage_over()
         self._closed = True
         self._wake.set()
+        self._dropped_last_log = -OUTAGE_LOG_SECONDS
+        self._report()  # the drops of the last minute
 
     def spill(self) -> Path | None:
         """Write the waiting hits to a journal file that the next start replays."""
         with self._lock:
-            batches = list(self._batches) + ([Batch.new(self._fresh)] if self._fresh else [])
+            # Fresh hits in small batches: a disk that fills up mid-spill keeps every whole line.
+            batches = list(self._batches) + [Batch.new(self._fresh[n:n + SPILL_LINE_HITS])
+                                             for n in range(0, len(self._fresh), SPILL_LINE_HITS)]
             self._batches.clear()
             self._fresh = []
             self._size = 0
@@ -338,22 +436,31 @@ class BufferedRecorder:
             return None
         path = self._keep_on_disk(batches, "journal")
         if path:
-            log.warning("Redis unreachable at shutdown: %d hits spilled to %s", sum(b.size for b in batches), path)
+            log.warning("Redis unreachable at shutdown: %d hits spilled to %s", self._kept, path)
             self._release_claims()  # their batches are in the new file now
         return path
 
     def _keep_on_disk(self, batches: list[Batch], prefix: str) -> Path | None:
         """Write batches to the journal folder; on failure log the loss and count it dropped."""
         lost = sum(batch.size for batch in batches)
+        self._kept, path = 0, None
         if self.journal.folder is None:
             log.error("no JOURNAL_DIR: %d hits lost", lost)
         else:
             try:
-                return self.journal.spill([(b.id, b.hits) for b in batches], prefix)
+                path = self.journal.spill([(b.id, b.hits) for b in batches], prefix)
+                self._kept, lost = lost, 0
+                return path
+            except SpillError as exc:  # the whole lines written before it failed are kept
+                path, self._kept = exc.path, sum(b.size for b in batches[:exc.written])
+                lost -= self._kept
+                log.error("cannot write to JOURNAL_DIR %s (%s): %d hits lost%s", self.journal.folder, exc.strerror,
+                          lost, f", {self._kept} kept in {path.name}" if path else "",
+                          extra={"lost_hits": lost, "kept_hits": self._kept})
             except OSError as exc:
                 log.error("cannot write to JOURNAL_DIR %s (%s): %d hits lost", self.journal.folder, exc.strerror, lost)
         metrics.hits(Outcome.DROPPED).inc(lost)
-        return None
+        return path
 
     def replay_journal(self) -> int:
         """Queue the hits of every journal file no live process holds (spilled or orphaned)."""
@@ -377,3 +484,12 @@ class BufferedRecorder:
         if self._claims:
             Journal.release(self._claims)
             self._claims = []
+
+
+def _gunicorn_workers() -> int:
+    """Workers of the running gunicorn (their buffers spill into one JOURNAL_DIR), else 1."""
+    if "gunicorn" not in sys.modules:
+        return 1
+    from ..ops.startup import launch_workers
+
+    return launch_workers() or 1

@@ -95,6 +95,11 @@ def on_exit(server):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
+def post_fork(server, worker):
+    """In the new worker: if the master dies, stop accepting at once and finish (listeners.die_with_master)."""
+    listeners.die_with_master(worker)
+
+
 def child_exit(server, worker):
     """Let prometheus_client drop the live gauges of a worker that exited."""
     from prometheus_client import multiprocess

@@ -1,11 +1,20 @@
 """How gunicorn listens: a SO_REUSEPORT socket per worker where that works, and a refusal to start
-on an address something already listens on (with reuse_port it would share the traffic silently)."""
+on an address something already listens on (with reuse_port it would share the traffic silently).
+
+A worker whose master dies (SIGKILL, OOM killer) is told at once (the kernel's parent-death
+signal, SIGTERM) and closes its listeners before it finishes its in-flight requests and writes or
+spills its buffered hits: a restart can listen again within a second instead of the graceful timeout.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import logging
 import os
+import signal
 import socket
+import sys
 import time
 
 from gunicorn import util
@@ -62,12 +71,17 @@ def url(address: tuple, scheme: str = "http") -> str:
     return f"{scheme}://[{host}]:{port}" if util.is_ipv6(host) else f"{scheme}://{host}:{port}"
 
 
-def lasting_bind_error(address: tuple) -> OSError | None:
+def lasting_bind_error(address: tuple, log: logging.Logger | None = None) -> OSError | None:
     """``bind_error``, an address in use tried again for a few seconds (an old instance may be exiting)."""
     for attempt in range(1, BIND_ATTEMPTS + 1):
         error = bind_error(address)
         if error is None or error.errno != errno.EADDRINUSE or attempt == BIND_ATTEMPTS:
+            if error is None and attempt > 1 and log:
+                log.info("%s is free now: starting", url(address))
             return error
+        if attempt == 1 and log:
+            log.warning("%s is in use: waiting up to %d s for it (the workers of a stopped instance closing?)",
+                        url(address), BIND_ATTEMPTS - 1)
         time.sleep(1)
 
 
@@ -76,7 +90,7 @@ def refuse_if_taken(server) -> None:
     if not per_worker(server.cfg) or server.master_pid:
         return  # gunicorn binds (and fails) itself, or a USR2 successor shares the port on purpose
     for address in server.cfg.address:
-        error = lasting_bind_error(address)
+        error = lasting_bind_error(address, server.log)
         if error is None:
             continue
         if error.errno == errno.EADDRINUSE:
@@ -94,3 +108,44 @@ def log_addresses(server) -> None:
         scheme = "https" if server.cfg.is_ssl else "http"
         server.log.info("Listening at: %s (a SO_REUSEPORT socket in each worker)",
                         ",".join(url(address, scheme) for address in server.cfg.address))
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the kernel sends this process when its parent dies."""
+
+
+def die_with_master(worker) -> None:
+    """In a new worker: stop accepting at once when the master dies, then finish and exit as on SIGTERM.
+
+    gunicorn's own check (the parent's PID, once a loop) stops accepting within a second but keeps
+    the listening sockets open through the graceful timeout: with reuse_port the kernel still queues
+    connections on them, which nobody accepts, and a new instance cannot bind the address.
+    """
+    stop = worker.handle_exit
+
+    def handle_exit(signum, frame):
+        stop(signum, frame)
+        if os.getppid() != worker.ppid:
+            worker.log.warning("the gunicorn master (pid %s) is gone: worker %s stops accepting, finishes "
+                               "its requests and writes its buffered hits", worker.ppid, worker.pid)
+        close_listeners(worker)
+
+    worker.handle_exit = handle_exit  # read by init_signals, which runs after post_fork
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # without it, gunicorn's own parent check still stops the worker
+    if os.getppid() != worker.ppid:  # the master died before prctl: no signal will come
+        worker.alive = False
+
+
+def close_listeners(worker) -> None:
+    """Close a stopping worker's listening sockets now, not after the graceful timeout (new
+    connections go to the other workers, or are refused at once, instead of waiting in a backlog
+    nobody accepts from)."""
+    for listener in worker.sockets:
+        try:
+            listener.close()
+        except OSError:
+            pass

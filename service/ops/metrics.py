@@ -28,7 +28,8 @@ REDIS_SECONDS = Histogram("va_redis_seconds", "Time of one Redis round trip, by 
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 REDIS_ERRORS = Counter("va_redis_errors_total", "Redis calls that failed, by operation and kind: unavailable "
                        "(timeout, lost connection: buffered and retried), oom, readonly, auth, "
-                       "unsupported_version, other (error replies: logged at ERROR, shown by /readyz).",
+                       "unsupported_version, other (error replies: logged at ERROR, shown by /readyz), unconfirmed (a batch no "
+                       "replica confirmed in time with Sentinel: retried).",
                        ["operation", "kind"])
 BATCHES_SET_ASIDE = Counter("va_batches_set_aside_total", "Batches Redis kept refusing with an unexpected "
                             "error reply, written to JOURNAL_DIR/rejected-*.jsonl instead of retried forever.")
@@ -46,7 +47,7 @@ OUTCOMES = tuple(str(o) for o in Outcome if o is not Outcome.QUEUED)
 """Every value of va_hits_total's outcome label."""
 REDIS_OPERATIONS = ("record", "counters", "pages", "site", "info", "other")
 """Every value of va_redis_errors_total's operation label (service/storage's redis_errors calls)."""
-REDIS_ERROR_KINDS = ("unavailable", "oom", "readonly", "auth", "unsupported_version", "other")
+REDIS_ERROR_KINDS = ("unavailable", "oom", "readonly", "auth", "unsupported_version", "other", "unconfirmed")
 """Every value of va_redis_errors_total's kind label (service/storage/replies.py's classify)."""
 CACHE_RESULTS = ("hit", "miss", "stale")
 """Every value of va_counters_cache_total's result label."""

@@ -68,7 +68,9 @@ class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin,
             sources_per_day=settings.SOURCES_PER_DAY,
             detail_days=settings.DETAIL_DAYS,
         )
-        return cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
+        store = cls.from_url(settings.REDIS_URL, limits, timeout_seconds or settings.REDIS_TIMEOUT_SECONDS)
+        store.confirm_replicas = settings.CONFIRM_REPLICAS
+        return store
 
     @classmethod
     def from_url(cls, url: str, limits: Limits, timeout_seconds: float = 0.25) -> CounterStore:

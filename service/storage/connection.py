@@ -1,10 +1,27 @@
-"""Connect to Redis from a URL: one server, Redis Cluster or Sentinel, with bounded waits."""
+"""Connect to Redis from a URL: one server, Redis Cluster or Sentinel, with bounded waits.
+
+With Sentinel the client carries a ``SentinelFollower`` (``client.va_sentinel``): the write path
+asks it, before each batch, where the master is and how many healthy replicas it has. Sentinel
+is asked at most once every MASTER_CHECK_SECONDS; when it names another master, every pooled
+connection (idle or in use) is dropped at once, so nothing more is written to the old master,
+whose writes its resync will discard.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
+
+MASTER_CHECK_SECONDS = 1.0
+"""How old Sentinel's word on the master (and its replicas) may be when a batch is written."""
+
+log = logging.getLogger(__name__)
 
 
 def connect(url: str, timeout_seconds: float):
@@ -37,9 +54,62 @@ def connect(url: str, timeout_seconds: float):
             raise ValueError("redis+sentinel:// needs the master name: redis+sentinel://host:26379/mymaster")
         nodes = [_host_port(n, 26379) for n in parts.netloc.rpartition("@")[2].split(",")]
         sentinel = Sentinel(nodes, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
-        return sentinel.master_for(path[0], db=int(path[1]) if len(path) > 1 else 0, ssl=scheme.startswith("rediss"),
-                                   password=unquote(parts.password) if parts.password else None, **options)
+        client = sentinel.master_for(path[0], db=int(path[1]) if len(path) > 1 else 0,
+                                     ssl=scheme.startswith("rediss"),
+                                     password=unquote(parts.password) if parts.password else None, **options)
+        client.va_sentinel = SentinelFollower(sentinel, path[0], client.connection_pool)
+        return client
     return redis.Redis.from_url(url, **options)
+
+
+class SentinelFollower:
+    """Sentinel's current word on one master: its address and its healthy replicas, at most
+    MASTER_CHECK_SECONDS old; a new master drops every connection to the old one."""
+
+    def __init__(self, sentinel, service_name: str, pool, check_seconds: float = MASTER_CHECK_SECONDS):
+        self.sentinel = sentinel
+        self.service_name = service_name
+        self.pool = pool
+        self.check_seconds = check_seconds
+        self.master: tuple[str, int] | None = None
+        """The master's (host, port) as Sentinel last named it."""
+        self.replicas_up = 0
+        """Replicas of that master Sentinel last saw up (not down, not disconnected)."""
+        self._checked = -check_seconds
+        self._lock = threading.Lock()
+
+    def check(self) -> tuple[tuple[str, int], int]:
+        """(master address, healthy replicas), asking Sentinel when the last answer is too old.
+
+        Raises redis's MasterNotFoundError (an outage) when no sentinel names a master and none did before.
+        """
+        with self._lock:
+            if time.monotonic() - self._checked < self.check_seconds and self.master:
+                return self.master, self.replicas_up
+            try:
+                # The pool's own lookup: it records the address, so connections to another are dropped on release.
+                address = tuple(self.pool.get_master_address())
+                replicas = self.sentinel.sentinels[0].sentinel_slaves(self.service_name)
+            except RedisError:
+                if self.master is None:
+                    raise
+                return self.master, self.replicas_up  # sentinels away: the last word (WAIT still guards)
+            self._checked = time.monotonic()
+            # Not "master-link-status": Sentinel refreshes it every 10 s, and an isolated old master's
+            # own count of linked replicas is 0 exactly when its writes are about to be discarded.
+            up = sum(1 for r in replicas if not (r["is_sdown"] or r["is_odown"] or r.get("is_disconnected")))
+            if self.master is not None and address != self.master:
+                log.warning("Sentinel names a new master for %s: %s:%s (was %s:%s); dropping every connection "
+                            "to the old one, unconfirmed batches are written again there", self.service_name,
+                            *address, *self.master)
+                self.pool.disconnect()  # in-use connections too: not one more write to the old master
+            self.master, self.replicas_up = address, up
+            return address, up
+
+    def forget(self) -> None:
+        """Ask Sentinel again before the next batch (a write was refused or not confirmed)."""
+        with self._lock:
+            self._checked = -self.check_seconds
 
 
 def _host_port(node: str, default_port: int) -> tuple[str, int]:

@@ -1,8 +1,17 @@
-"""The write path: a batch of hits counted by record_hits.lua in one round trip, at most once."""
+"""The write path: a batch of hits counted by record_hits.lua in one round trip, at most once.
+
+With Sentinel a batch counts as written only once a replica has it too: the round trip ends with
+``WAIT <replicas> <ms>`` (after touching the batch markers, so a batch answered 'duplicate' waits for
+the marker written by an earlier attempt too: the replication stream is in order). A batch no
+replica confirmed raises Unconfirmed and is retried under the same id: if its marker reached the
+master that survives, the retry counts nothing; if a resync discarded it, the batch was discarded
+whole and is written again. See docs/durability.md.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -12,13 +21,19 @@ from redis.exceptions import NoScriptError
 
 from ..model.hits import SCRIPT_COLUMNS, Hit, Outcome
 from ..ops import metrics
-from ..errors import RedisReplyError
+from ..errors import RedisReplyError, StorageUnavailable, Unconfirmed
 from . import keys
 from .replies import redis_errors
 from .scripts import script_parts
 
 REPLIED = {outcome.value.encode(): outcome for outcome in Outcome}
 """An outcome as record_hits.lua answers it (bytes) -> the Outcome."""
+CONFIRM_REPLICAS = 1
+"""With Sentinel, replicas that must have a batch before it counts as written (CONFIRM_REPLICAS setting)."""
+ALONE_LOG_SECONDS = 60.0
+"""A master written without a replica to confirm is logged at WARNING at most this often per process."""
+
+log = logging.getLogger(__name__)
 
 
 
@@ -28,6 +43,27 @@ class WritesMixin:
     def _init_writes(self) -> None:
         self._lua = record_hits_source()
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        self.sentinel = getattr(self.redis, "va_sentinel", None)
+        """The SentinelFollower of a redis+sentinel:// store, else None (no confirmation asked)."""
+        self.confirm_replicas = CONFIRM_REPLICAS
+        pool = getattr(self.redis, "connection_pool", None)  # a RedisCluster has one per node (and no WAIT here)
+        timeout = (pool.connection_kwargs.get("socket_timeout") if pool else None) or 0.25
+        self.confirm_timeout_ms = max(10, int(timeout * 500))
+        """WAIT's timeout: half the read timeout, so a slow replica is told apart from a dead master."""
+        self._alone_logged = -ALONE_LOG_SECONDS
+
+    def _replicas_to_confirm(self) -> int:
+        """Replicas WAIT asks for before this batch: CONFIRM_REPLICAS, fewer while Sentinel sees fewer up."""
+        if self.sentinel is None or self.confirm_replicas <= 0:
+            return 0
+        with redis_errors("record", self.log_reply_error):
+            (host, port), up = self.sentinel.check()
+        if up < self.confirm_replicas and time.monotonic() - self._alone_logged >= ALONE_LOG_SECONDS:
+            self._alone_logged = time.monotonic()
+            log.warning("Sentinel sees %d healthy replica(s) of %s (master %s:%s), CONFIRM_REPLICAS is %d: "
+                        "batches are confirmed by %s until replicas are back", up, self.sentinel.service_name,
+                        host, port, self.confirm_replicas, f"{up} replica(s)" if up else "the master alone")
+        return min(self.confirm_replicas, up)
 
     def record_hits(self, hits: list[Hit], batch_id: str, drops: dict | None = None) -> list[Outcome]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
@@ -61,11 +97,14 @@ class WritesMixin:
             args = [*(named[name] for name in SCRIPT_ARGS),
                     *(max(60, deadline - newest) for deadline in day_keys.deadlines), pack_hits(group, at_ms)]
             calls.append((names, args))
+        confirm = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
-                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits))
-        except RedisReplyError as exc:
-            if exc.kind == "readonly" and not self.is_cluster:
+                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits), confirm)
+        except (RedisReplyError, StorageUnavailable) as exc:
+            if self.sentinel is not None:
+                self.sentinel.forget()  # the retry asks Sentinel where the master is now
+            if isinstance(exc, RedisReplyError) and exc.kind == "readonly" and not self.is_cluster:
                 # A failover demoted this node: new connections find the master again (Sentinel
                 # asks for it; a DNS name may point elsewhere by now).
                 self.redis.connection_pool.disconnect()
@@ -108,12 +147,14 @@ class WritesMixin:
                 self._evalsha_all([], commands)
 
 
-    def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = ()) -> list:
+    def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = (), confirm: int = 0) -> list:
         """Run record_hits.lua once per call, and the ``extra`` commands once, in one round trip.
 
         EVALSHA straight away (no SCRIPT EXISTS first); on NOSCRIPT (a restarted or new node)
         the script is loaded and only the calls are repeated: their batch markers make that
-        safe, and the extra commands (which have no marker) have run already.
+        safe, and the extra commands (which have no marker) have run already. With ``confirm``,
+        the round trip ends with the markers touched and WAIT for that many replicas, or
+        raises Unconfirmed.
         """
         if self.is_cluster:
             # Redis Cluster pipelines refuse EVALSHA: one call per site, each one round trip.
@@ -129,14 +170,24 @@ class WritesMixin:
             pipe.evalsha(self._sha, len(names), *names, *args)
         for command in extra:
             pipe.execute_command(*command)
+        if confirm and calls:
+            # A write after the batch's, so that WAIT also covers a marker an earlier attempt wrote.
+            for names, _ in calls:
+                pipe.pexpire(names[0], keys.BATCH_MARKER_SECONDS * 1000)
+            pipe.execute_command("WAIT", confirm, self.confirm_timeout_ms)
         everything = pipe.execute(raise_on_error=False) if calls or extra else []
         replies = everything[:len(calls)]
         if any(isinstance(r, NoScriptError) for r in replies):
             self.redis.script_load(self._lua)
-            return self._evalsha_all(calls)
+            return self._evalsha_all(calls, confirm=confirm)
         for result in everything:
             if isinstance(result, Exception):
                 raise result
+        if confirm and calls and everything[-1] < confirm:
+            metrics.REDIS_ERRORS.labels(operation="record", kind="unconfirmed").inc()
+            host, port = self.sentinel.master or ("?", "?")
+            raise Unconfirmed(f"{everything[-1]} of {confirm} replica(s) of {self.sentinel.service_name} "
+                              f"(master {host}:{port}) confirmed the batch within {self.confirm_timeout_ms} ms")
         return replies
 
     def _evalsha_retrying(self, names: list, args: list):
