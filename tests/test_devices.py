@@ -77,6 +77,8 @@ MAC_SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1
     ("Mozilla/5.0 (Mobile; Windows Phone 8.1; Android 4.0; ARM; Trident/7.0; Touch; rv:11.0; IEMobile/11.0; NOKIA; "
      "Lumia 930) like iPhone OS 7_0_3 Mac OS X AppleWebKit/537 (KHTML, like Gecko) Mobile Safari/537",
      ("mobile", "IE", "Windows Phone", "none")),
+    ("Mozilla/5.0 (Mobile; LYF/F300B/LYF-F300B-001-01-15-130718-i;Android; rv:48.0) Gecko/48.0 Firefox/48.0 "
+     "KAIOS/2.5", ("mobile", "Firefox", "KaiOS", "none")),
     # tablets; an iPad in desktop mode is a Mac by its agent (see service/ingest/devices.py)
     ("Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.7 "
      "Mobile/15E148 Safari/604.1", ("tablet", "Safari", "iOS", "none")),
@@ -91,6 +93,8 @@ MAC_SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1
     ("Mozilla/5.0 (Android 14; Tablet; rv:133.0) Gecko/133.0 Firefox/133.0", ("tablet", "Firefox", "Android", "none")),
     ("Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/130.4.1 like "
      "Chrome/130.0.6723.102 Safari/537.36", ("tablet", "Amazon Silk", "Android", "none")),
+    ("Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1; WOW64; Trident/7.0; SLCC2; .NET CLR 2.0.50727; "
+     ".NET CLR 3.5.30729; .NET CLR 3.0.30729; Media Center PC 6.0; Tablet PC 2.0)", ("desktop", "IE", "Windows", "none")),
     # in-app browsers: the app, and the engine it runs on
     (IPHONE_WEBVIEW + " Zalo iOS/502 ZaloTheme/light ZaloLanguage/vn", ("mobile", "Safari", "iOS", "Zalo")),
     ("Mozilla/5.0 (Linux; Android 14; SM-A155F Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -128,6 +132,8 @@ MAC_SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1
      "WebAppManager", ("other", "Chrome", "webOS", "none")),
     ("Mozilla/5.0 (Linux; Android 11; BRAVIA 4K VH2 Build/RTM6.230109.A3; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
      "Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36", ("other", "Chrome", "Android", "none")),
+    ("Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7633; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+     "Chrome/120.0.6099.230 Mobile Safari/537.36", ("other", "Chrome", "Android", "none")),
     ("Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)",
      ("other", "Other", "Other", "none")),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -116,20 +116,25 @@ def table() -> _Table:
 def known_host(host: str) -> Source | None:
     """The search engine, social network or mail service whose host (or a parent of it) ``host`` is."""
     hosts, any_tld = table()
-    labels = host.split(".")
-    for start in range(len(labels) - 1):  # a.b.google.com.vn, b.google.com.vn, google.com.vn, com.vn
-        found = hosts.get(".".join(labels[start:]))
+    # The lengths of the public suffixes ``google.{}`` may stand for here: ".vn" and ".com.vn",
+    # never ".example.com" (a two-label suffix is a short label and a country code).
+    cuts = []
+    last = host.rfind(".")
+    if last > 0 and TLD_LABEL.fullmatch(host, last + 1):
+        cuts.append(len(host) - last)
+        second = host.rfind(".", 0, last)
+        if second > 0 and len(host) - last == 3 and SECOND_LEVEL.fullmatch(host, second + 1, last):
+            cuts.append(len(host) - second)
+    start = 0
+    while host.find(".", start) > 0:  # a.b.google.com.vn, b.google.com.vn, google.com.vn, com.vn
+        candidate = host[start:]
+        found = hosts.get(candidate)
         if found is not None:
             return None if found is SITE else found
-        rest = labels[start:]
-        # google.{} matches google.de and google.com.vn, not google.example.com
-        if len(rest) > 1 and TLD_LABEL.fullmatch(rest[-1]):
-            found = any_tld.get(".".join(rest[:-1]))
-            if found is not None:
+        for cut in cuts:
+            if len(candidate) > cut and (found := any_tld.get(candidate[:-cut])) is not None:
                 return found
-            if (len(rest) > 2 and len(rest[-1]) == 2 and SECOND_LEVEL.fullmatch(rest[-2])
-                    and (found := any_tld.get(".".join(rest[:-2]))) is not None):
-                return found
+        start = host.index(".", start) + 1
     return None
 
 
