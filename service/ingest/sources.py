@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import threading
 from importlib import resources
 from typing import Callable, NamedTuple
 from urllib.parse import parse_qsl
@@ -185,7 +184,6 @@ def _host_bytes(key: str, facts: _HostFacts) -> int:
 
 _host_cache: TtlCache[_HostFacts] = TtlCache(float("inf"), max_entries=1_000_000, max_bytes=HOST_CACHE_MAX_BYTES,
                                              size_of=_host_bytes)
-_host_cache_lock = threading.Lock()
 
 
 def host_facts(raw_host: str) -> _HostFacts:
