@@ -105,3 +105,48 @@ def test_only_the_operator_or_the_sites_token_reads_them(client):
                       headers={"Authorization": f"Bearer {made['token']}"}).status_code == 403
     assert client.get("/api/v1/sites/other/devices",
                       headers={"Authorization": f"Bearer {made['token']}"}).status_code == 200
+
+
+ZALO_IOS = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Mobile/15E148 Zalo iOS/441 ZaloTheme/light ZaloLanguage/vi")
+ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 14; SM-A155F) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/125.0.0.0 Mobile Safari/537.36")
+WINDOWS_COCCOC = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "coc_coc_browser/129.0.176 Chrome/123.0.6312.176 Safari/537.36")
+
+
+def test_hits_through_the_beacon_are_attributed_to_their_visit(app, client, redis_client):
+    """Real beacon hits: a Zalo in-app reader with no referrer comes from Zalo, a Google reader from search,
+    a reader sent by a sibling portal is internal, a utm_source is a campaign; later pages add nothing;
+    nothing but names reaches Redis."""
+    from .helpers import hit
+
+    add_site(client)
+    add_site(client, "soyte", domains=("soyte.travinh.gov.vn",))
+    readers = [
+        ("203.0.113.1", ZALO_IOS, None, "/a"),
+        ("203.0.113.2", ANDROID_CHROME, "https://www.google.com.vn/search?q=tra+vinh&oq=secret", "/a"),
+        ("203.0.113.3", WINDOWS_COCCOC, "https://soyte.travinh.gov.vn/tin/1?token=abc", "/b"),
+        ("203.0.113.4", ANDROID_CHROME, "https://www.google.com/", "/c?utm_source=Zalo_OA&utm_medium=social"),
+        ("203.0.113.5", WINDOWS_COCCOC, "https://travinh.gov.vn/trang-chu", "/d"),
+    ]
+    for ip, agent, referrer, path in readers:
+        extra = {"referrer": referrer} if referrer else {}
+        assert hit(client, url=f"https://travinh.gov.vn{path}", ip=ip, agent=agent, **extra).status_code == 204
+        # the same reader's next page, from a different referrer, changes nothing of the visit
+        assert hit(client, url="https://travinh.gov.vn/e", ip=ip, agent=agent,
+                   referrer="https://facebook.com/").status_code == 204
+    sources = client.get("/api/v1/sites/travinh/sources?period=today", headers=ADMIN).get_json()
+    assert {(s["channel"], s["name"]): s["visits"] for s in sources["sources"]} == {
+        ("social", "Zalo"): 1, ("search", "Google"): 1, ("internal", "soyte.travinh.gov.vn"): 1,
+        ("campaign", "zalo_oa"): 1}
+    assert {c["channel"]: c["visits"] for c in sources["channels"]} == {
+        "social": 1, "search": 1, "internal": 1, "campaign": 1, "direct": 1}
+    devices = client.get("/api/v1/sites/travinh/devices?period=today", headers=ADMIN).get_json()
+    assert {r["name"]: r["visits"] for r in devices["apps"]} == {"Zalo": 1, "none": 4}
+    assert {r["name"]: r["visits"] for r in devices["devices"]} == {"mobile": 3, "desktop": 2}
+    assert {r["name"]: r["visits"] for r in devices["browsers"]} == {"Chrome": 2, "Cốc Cốc": 2, "Safari": 1}
+    stored = b" ".join(k + b" " + b" ".join(f + b"=" + v for f, v in redis_client.hgetall(k).items())
+                       for k in redis_client.keys("va:{travinh}:*") if redis_client.type(k) == b"hash")
+    for secret in (b"oq=secret", b"token=abc", b"q=tra", b"coc_coc_browser", b"Mozilla", b"203.0.113"):
+        assert secret not in stored, secret

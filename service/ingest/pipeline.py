@@ -1,7 +1,8 @@
 """What happens to a hit between the HTTP route and the recorder, built once per app.
 
 A named list of small steps (``HitPipeline.STEPS``): parse → site (cached) → agent filters →
-domain filter → identity (salted hashes) → address block → page → record. Each step may end
+domain filter → identity (salted hashes) → address block → page → attribution (source and
+device) → record. Each step may end
 the hit with an Outcome, counted here, in one place. The route keeps the HTTP side (status,
 headers); this object holds the app's store, recorder, site cache and clock, so a hit looks
 each of them up once rather than through Flask's proxies.
@@ -30,24 +31,31 @@ from ..model.hits import Hit, Outcome, RequestFacts
 from ..model.page_urls import page_key, page_link
 from ..storage import CounterStore
 from ..model.visitor import address_id, visitor_id
+from .attribution import SiteHosts
+from .devices import Device, classify_device
+from .sources import Source, classify_source
 
 
 class Draft:
     """One hit on its way through the steps: what each step found, for the next ones."""
 
-    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link")
+    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link",
+                 "source", "device")
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
         self.beacon: Beacon | None = None
         self.site: Site | None = None
         self.zone, self.day, self.visitor, self.client, self.page, self.link = "", None, "", "", "", ""
+        self.source: Source | None = None
+        self.device: Device | None = None
 
 
 class HitPipeline:
     """Turn one request's beacon into a recorded Hit, or the Outcome it ended with."""
 
-    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "check_block", "locate_page")
+    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "check_block", "locate_page",
+             "attribute")
     """The steps, in order; ``record`` ends every hit that passes them."""
 
     def __init__(self, store: CounterStore, recorder: BufferedRecorder, site_cache: TtlCache,
@@ -59,6 +67,7 @@ class HitPipeline:
         self.clock = clock
         self.default_timezone = default_timezone
         self.blocks = blocks or recorder.blocks
+        self.site_hosts = SiteHosts(store)
         self._steps = [getattr(self, name) for name in self.STEPS]
 
     def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[Outcome, datetime]:
@@ -120,9 +129,22 @@ class HitPipeline:
             draft.page = page_key(draft.beacon.url, params)
             draft.link = page_link(draft.beacon.url, draft.page, params)
 
+    def attribute(self, draft: Draft) -> None:
+        """A pageview's source and device (the script keeps them only if the hit begins a visit)."""
+        if draft.beacon.kind != "pageview":
+            return
+        site, url = draft.site, draft.beacon.url
+        draft.device = classify_device(draft.facts.agent)
+        query = url.partition("?")[2].partition("#")[0] if "utm_" in url else ""
+        owns = site.owns if site else (lambda host: False)
+        draft.source = classify_source(draft.beacon.referrer or "", query, draft.device.app, owns,
+                                       lambda host: self.site_hosts.owner(host) not in (None, draft.beacon.site))
+
     def record(self, draft: Draft) -> Outcome:
         site, beacon = draft.site, draft.beacon
         unchecked = () if site else claimed_hosts(beacon, draft.facts)
+        source, device = draft.source, draft.device
         hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
-                  draft.day if site else None, unchecked, draft.page, beacon.title, draft.link)
+                  draft.day if site else None, unchecked, draft.page, beacon.title, draft.link,
+                  *(source or ("", "")), *(device or ("", "", "", "")))
         return self.recorder.record(hit)
