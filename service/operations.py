@@ -200,3 +200,8 @@ def sites_page(store, visible, now: datetime, week_start: int, *, limit: int = 1
     rows = [{"site": s.id, "domains": list(s.domains), "timezone": s.timezone, "group": s.group or None,
              "online": n["online"], "today": n["today"], "total": n["total"]} for s, n in zip(page, numbers)]
     return {"sites": rows, "count": count, "next": encode_cursor(sort, last) if last else None}
+
+
+def put_group(store, group: str, timezone: str, label: str) -> bool:
+    """Set a group's zone and label; True when it is new."""
+    return store.put_group(group, timezone, label)

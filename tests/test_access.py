@@ -79,6 +79,7 @@ ROUTES = [
     ("GET", "/api/v1/sites/site-a/shares", None, {"operator": 200, "token a": 200, "token b": 403}),
     ("DELETE", "/api/v1/sites/site-a/shares/0123456789ab", None, {"operator": 404, "token a": 404, "token b": 403}),
     ("POST", "/api/v1/tokens", {"sites": ["site-a"]}, {"operator": 201, "token a": 403, "token b": 403}),
+    ("PUT", "/api/v1/groups/huyen", {"label": "Huyện"}, {"operator": 201, "token a": 403, "token b": 403}),
     ("GET", "/api/v1/tokens", None, {"operator": 200, "token a": 403, "token b": 403}),
     ("DELETE", "/api/v1/tokens/0123456789abcdef", None, {"operator": 404, "token a": 403, "token b": 403}),
     ("GET", "/api/v1/sessions", None, {"operator": 200, "token a": 403, "token b": 403}),

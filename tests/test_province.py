@@ -213,3 +213,55 @@ def test_cli_imports_and_exports_the_same_sites(redis_url, tmp_path):
     exported = runner.invoke(main, ["sites", "export"], env=env)
     assert exported.exit_code == 0
     assert exported.output == province_csv(12)
+
+
+def test_one_reader_of_two_member_sites_is_one_group_visitor(client):
+    """A reader of two member portals on one day is one visitor and one online of the group, with two
+    visits; a reader of a site outside the group is not in its numbers."""
+    assert client.put("/api/v1/groups/travinh", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Tỉnh Trà Vinh"},
+                      headers=ADMIN).status_code == 201
+    import_csv(client, HEADER + "tinh,travinh.gov.vn,,travinh\nso-yte,soyte.travinh.gov.vn,,travinh\n"
+                                "other,other.gov.vn,,\n")
+    assert hit(client, site="tinh", url="https://travinh.gov.vn/a").status_code == 204
+    assert hit(client, site="so-yte", url="https://soyte.travinh.gov.vn/b").status_code == 204
+    assert hit(client, site="so-yte", url="https://soyte.travinh.gov.vn/c").status_code == 204
+    assert hit(client, site="other", url="https://other.gov.vn/", ip="198.51.100.9").status_code == 204
+    answer = client.get("/api/v1/groups/travinh/counters")
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    body = answer.get_json()
+    assert (body["group"], body["sites"], body["timezone"]) == ("travinh", 2, "Asia/Ho_Chi_Minh")
+    assert body["today"] == {"visits": 2, "pageviews": 3, "visitors": 1}
+    assert body["online"] == 1
+    assert body["week"]["visitors"] == 1 and body["total"] == {"visits": 2, "pageviews": 3, "visitors": 1}
+    site_numbers = [client.get(f"/api/v1/sites/{s}/counters").get_json()["today"]["visitors"] for s in ("tinh", "so-yte")]
+    assert site_numbers == [1, 1]  # each site still counts the reader as its own visitor
+    assert hit(client, site="tinh", url="https://travinh.gov.vn/d", ip="203.0.113.8").status_code == 204
+    again = client.get("/api/v1/groups/travinh/counters").get_json()
+    assert again["today"]["visitors"] == 2 and again["online"] == 2 and again["today"]["visits"] == 3
+
+
+def test_group_settings_are_the_operators_and_an_unknown_group_is_404(client):
+    """PUT a group is the operator's (201, then 200); a bad zone or field is 400; a group with neither
+    settings nor members answers 404 to its counters."""
+    assert client.put("/api/v1/groups/huyen-a", json={"timezone": "Asia/Ho_Chi_Minh"}).status_code == 401
+    assert client.put("/api/v1/groups/huyen-a", json={"timezone": "Mars/Base"}, headers=ADMIN).status_code == 400
+    assert client.put("/api/v1/groups/huyen-a", json={"colour": "red"}, headers=ADMIN).status_code == 400
+    assert client.put("/api/v1/groups/Huyen_A", json={}, headers=ADMIN).status_code == 400
+    first = client.put("/api/v1/groups/huyen-a", json={"label": "Huyện A"}, headers=ADMIN)
+    assert first.status_code == 201 and first.get_json() == {"group": "huyen-a", "timezone": "Asia/Ho_Chi_Minh",
+                                                             "label": "Huyện A", "sites": 0}
+    assert client.put("/api/v1/groups/huyen-a", json={"label": "Huyện A"}, headers=ADMIN).status_code == 200
+    assert client.get("/api/v1/groups/huyen-a/counters").get_json()["sites"] == 0
+    missing = client.get("/api/v1/groups/nowhere/counters")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_group"
+    assert client.get("/api/v1/groups/Bad_Id/counters").status_code == 404
+
+
+def test_a_site_leaving_its_group_leaves_its_members(client):
+    """Changing or deleting a site updates its group's member count."""
+    import_csv(client, HEADER + "a1,a1.vn,,huyen\na2,a2.vn,,huyen\n")
+    assert client.get("/api/v1/groups/huyen/counters").get_json()["sites"] == 2
+    import_csv(client, HEADER + "a1,a1.vn,,\n")
+    assert client.get("/api/v1/groups/huyen/counters").get_json()["sites"] == 1
+    assert client.delete("/api/v1/sites/a2", headers=ADMIN).status_code == 204
+    assert client.get("/api/v1/groups/huyen/counters").status_code == 404

@@ -29,25 +29,28 @@ from .address_blocks import AddressBlocks
 from ..model.hits import Hit, Outcome, RequestFacts
 from ..model.page_urls import page_key, page_link
 from ..storage import CounterStore
-from ..model.visitor import address_id, visitor_id
+from ..model.visitor import address_id, group_visitor_id, visitor_id
 
 
 class Draft:
     """One hit on its way through the steps: what each step found, for the next ones."""
 
-    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link")
+    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link",
+                 "group_visitor", "group_zone")
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
         self.beacon: Beacon | None = None
         self.site: Site | None = None
         self.zone, self.day, self.visitor, self.client, self.page, self.link = "", None, "", "", "", ""
+        self.group_visitor = self.group_zone = ""
 
 
 class HitPipeline:
     """Turn one request's beacon into a recorded Hit, or the Outcome it ended with."""
 
-    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "check_block", "locate_page")
+    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "identify_in_group", "check_block",
+             "locate_page")
     """The steps, in order; ``record`` ends every hit that passes them."""
 
     def __init__(self, store: CounterStore, recorder: BufferedRecorder, site_cache: TtlCache,
@@ -59,6 +62,7 @@ class HitPipeline:
         self.clock = clock
         self.default_timezone = default_timezone
         self.blocks = blocks or recorder.blocks
+        self.group_zones: TtlCache = TtlCache(max(site_cache.ttl_seconds, 1.0), max_entries=10_000)
         self._steps = [getattr(self, name) for name in self.STEPS]
 
     def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[Outcome, datetime]:
@@ -105,6 +109,23 @@ class HitPipeline:
         draft.visitor = visitor_id(salt, draft.beacon.site, draft.facts.address, draft.facts.agent)
         draft.client = address_id(salt, draft.facts.address)
 
+    def identify_in_group(self, draft: Draft) -> None:
+        """A member site's reader as its group knows them: under the salt of the group's local day."""
+        group = draft.site.group if draft.site else ""
+        if not group:
+            return
+        zone = self.group_zones.get(group)
+        if zone is None:
+            try:
+                zone = self.store.group_zones([group])[0] or draft.zone
+            except (StorageUnavailable, RedisReplyError):
+                zone = self.group_zones.get_stale(group) or draft.zone
+            self.group_zones.put(group, zone)
+        day = draft.now.astimezone(ZoneInfo(zone)).date()
+        salt = self.store.salt(day, draft.now)
+        draft.group_zone = zone
+        draft.group_visitor = group_visitor_id(salt, group, draft.facts.address, draft.facts.agent)
+
     def check_block(self, draft: Draft) -> Outcome | None:
         if self.blocks.blocked(draft.beacon.site, draft.client, draft.now.timestamp()):
             return Outcome.IP_LIMITED
@@ -124,5 +145,6 @@ class HitPipeline:
         site, beacon = draft.site, draft.beacon
         unchecked = () if site else claimed_hosts(beacon, draft.facts)
         hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
-                  draft.day if site else None, unchecked, draft.page, beacon.title, draft.link)
+                  draft.day if site else None, unchecked, draft.page, beacon.title, draft.link,
+                  site.group if site and draft.group_visitor else "", draft.group_visitor, draft.group_zone)
         return self.recorder.record(hit)

@@ -15,6 +15,7 @@ from ..model.periods import PERIODS, period_days  # noqa: F401  (read by routes 
 from .baselines import METRICS, BaselinesMixin
 from .connection import connect
 from .credentials import CredentialsMixin
+from .groups import GroupsMixin
 from .health import Durability, HealthMixin, Server  # noqa: F401
 from .reads import ReadsMixin
 from .replies import ErrorLog, classify, redis_errors, reply_message  # noqa: F401
@@ -35,7 +36,8 @@ class Limits:
 
 
 
-class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin, BaselinesMixin, CredentialsMixin):
+class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin, BaselinesMixin, CredentialsMixin,
+                   GroupsMixin):
     """Counters, sites, salts and history in Redis."""
 
     def __init__(self, client: redis.Redis, limits: Limits):

@@ -62,7 +62,8 @@ class WritesMixin:
             calls.append((names, args))
         try:
             with redis_errors("record", self.log_reply_error):
-                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits))
+                # The hits' groups' readers ride in the same round trip (storage/groups.py).
+                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits) + self._group_commands(hits))
         except RedisReplyError as exc:
             if exc.kind == "readonly" and not self.is_cluster:
                 # A failover demoted this node: new connections find the master again (Sentinel
