@@ -510,6 +510,7 @@ PATH_VALUES = {
     "filename": ["dashboard.css", "..%2f..%2fservice%2f__init__.py", "%ff"],
     "token_id": ["0123456789abcdef", "%00", "a" * 300],
     "session_id": ["nosession", "%ff%fe", "a" * 300],
+    "group_id": ["travinh", "nogroup", "%ff%fe", "a" * 300],
 }
 """Values for each path variable of the app's routes: a valid one first, then odd ones."""
 ODD_ARGUMENTS = [
@@ -518,6 +519,7 @@ ODD_ARGUMENTS = [
     "days=" + "9" * 5000, "lang=" + "x" * 5000 + "&sort=" + "y" * 5000, "days=7&days=30&sort=today&sort=x&dir=desc",
     "%ff%fe=%ff&lang=%ff&period=%c0%af&path=%ff", "bye=1&expired=1&lang=vi&_external=1&_anchor=a&_scheme=http",
     "lang=en&period=7d&days=90&sort=week&dir=asc&_external=1",
+    "q=%ff&page=" + "9" * 5000 + "&sort=-today&cursor=%ff&limit=%00&group=%ff",
 ]
 """Query strings naming url_for's own arguments, huge values, repeated keys and non-UTF-8 bytes."""
 FORGED_HOST = "evil.example"
