@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark visitor-analytics on this machine and write bench/RESULTS.md.
 
-    .venv/bin/python bench/run.py [--quick] [--duration S] [--only hit,counters,micro,memory,pages,profile]
+    .venv/bin/python bench/run.py [--quick] [--duration S] [--only hit,counters,micro,memory,pages,profile,province]
 
 Starts a private redis-server (AOF off) and the service under gunicorn with the image's
 command, drives it with wrk over loopback, reads Redis's INFO, and prints one markdown table
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)   # the project, not bench/, comes first
 
-from bench import hit, memory, micro, pages, pollers, profiling, report  # noqa: E402
+from bench import hit, memory, micro, pages, pollers, profiling, province, report  # noqa: E402
 from bench.launch import BENCH, IMAGE_DEFAULT, MODES, Bench, Mode, Redis, log  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def main() -> int:
     modes = chosen_modes(args.modes)
     sections = {"hit": lambda: hit.run(bench, modes), "counters": lambda: pollers.run(bench),
                 "micro": lambda: micro.run(bench), "memory": lambda: memory.run(bench),
-                "pages": lambda: pages.run(bench),
+                "pages": lambda: pages.run(bench), "province": lambda: province.run(bench),
                 "profile": lambda: profiling.run(bench, [IMAGE_DEFAULT, Mode("sync", 2, 1, 20)])}
     done: list[report.Section] = []
     try:

@@ -27,7 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .ingest.pipeline import HitPipeline
     from .ingest.recorder import BufferedRecorder
     from . import dashboard
-    from .api import admin, breakdowns, counters, docs, ingest, ops, pages, shares, tokens
+    from .api import admin, breakdowns, counters, docs, groups, ingest, ops, pages, shares, tokens
     from .settings import Settings
     from .storage import CounterStore
 
@@ -67,8 +67,8 @@ def create_app(config: dict | None = None) -> Flask:
         # x_proto too: behind an HTTPS proxy the dashboard's cookies are marked Secure.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
 
-    for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, shares.bp, tokens.bp, breakdowns.bp, ops.bp, docs.bp, embeds.bp,
-                      dashboard.bp):
+    for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, shares.bp, tokens.bp, breakdowns.bp, ops.bp,
+                      docs.bp, embeds.bp, dashboard.bp, groups.admin_bp, groups.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     logs.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from .ops import metrics
 from .caches import ReadThrough
@@ -30,3 +31,17 @@ class CounterCache:
             numbers["as_of"] = now.astimezone(site.tz).isoformat(timespec="seconds")
             return numbers
         return self.cache.read(site.id, load)
+
+    def read_group(self, group: str, default_zone: str, now: datetime) -> tuple[dict, bool]:
+        """A group's numbers (storage/groups.py), its zone and member count, and whether they are stale,
+        cached like a site's (an unknown group too: ``{"unknown": true}``, so polling it costs no more)."""
+        def load() -> dict:
+            settings, members = self.store.get_group(group)
+            if settings is None and not members:
+                return {"unknown": True}
+            zone = (settings or {}).get("timezone") or default_zone
+            numbers = self.store.read_group_counters(group, zone, members, now, self.week_start)
+            numbers.update(timezone=zone, sites=len(members),
+                           as_of=now.astimezone(ZoneInfo(zone)).isoformat(timespec="seconds"))
+            return numbers
+        return self.cache.read(("group", group), load)

@@ -138,3 +138,7 @@ class Conflict(ApiError):
 
 class Forbidden(ApiError):
     status, code = 403, "forbidden"
+
+
+class UnknownGroup(ApiError):
+    status, code = 404, "unknown_group"

@@ -68,6 +68,8 @@ ROUTES = [
     ("GET", "/api/v1/sites/site-a", None, {"operator": 200, "token a": 200, "token b": 403}),
     ("GET", "/api/v1/sites/nosite", None, {"operator": 404, "token a": 403, "token b": 403}),
     ("GET", "/api/v1/sites", None, {"operator": 200, "token a": 200, "token b": 200}),
+    ("PUT", "/api/v1/sites", ("text/csv", b"site,domains\nsite-c,c.gov.vn\n"),
+     {"operator": 200, "token a": 403, "token b": 403}),
     ("DELETE", "/api/v1/sites/nosite", None, {"operator": 404, "token a": 403, "token b": 403}),
     ("PUT", "/api/v1/sites/site-a/baseline", {"visits": 5}, {"operator": 200, "token a": 200, "token b": 403}),
     ("GET", "/api/v1/sites/site-a/baseline", None, {"operator": 200, "token a": 200, "token b": 403}),
@@ -77,6 +79,7 @@ ROUTES = [
     ("GET", "/api/v1/sites/site-a/shares", None, {"operator": 200, "token a": 200, "token b": 403}),
     ("DELETE", "/api/v1/sites/site-a/shares/0123456789ab", None, {"operator": 404, "token a": 404, "token b": 403}),
     ("POST", "/api/v1/tokens", {"sites": ["site-a"]}, {"operator": 201, "token a": 403, "token b": 403}),
+    ("PUT", "/api/v1/groups/huyen", {"label": "Huyện"}, {"operator": 201, "token a": 403, "token b": 403}),
     ("GET", "/api/v1/tokens", None, {"operator": 200, "token a": 403, "token b": 403}),
     ("DELETE", "/api/v1/tokens/0123456789abcdef", None, {"operator": 404, "token a": 403, "token b": 403}),
     ("GET", "/api/v1/sessions", None, {"operator": 200, "token a": 403, "token b": 403}),
@@ -103,8 +106,10 @@ def test_every_admin_route_answers_each_caller_as_its_role_allows(roomy, princip
 def test_a_site_token_lists_only_its_sites(roomy, principals):
     """The sites list answers a site token its own sites, and the operator all of them."""
     client = roomy.test_client()
-    assert client.get("/api/v1/sites", headers=principals["operator"]).get_json()["sites"] == ["site-a", "site-b"]
-    assert client.get("/api/v1/sites", headers=principals["token b"]).get_json()["sites"] == ["site-b"]
+    assert [r["site"] for r in client.get("/api/v1/sites", headers=principals["operator"]).get_json()["sites"]] == [
+        "site-a", "site-b"]
+    assert [r["site"] for r in client.get("/api/v1/sites", headers=principals["token b"]).get_json()["sites"]] == [
+        "site-b"]
 
 
 def test_tokens_are_shown_once_and_stored_as_a_hash(client, redis_client):

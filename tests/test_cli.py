@@ -26,7 +26,7 @@ def test_sites_lifecycle(run):
     assert run("sites", "list").output.split() == ["travinh"]
     shown = json.loads(run("sites", "show", "travinh").output)
     assert shown == {"site": "travinh", "domains": ["travinh.gov.vn", "*.travinh.gov.vn"],
-                     "timezone": "Asia/Ho_Chi_Minh", "page_params": []}
+                     "timezone": "Asia/Ho_Chi_Minh", "page_params": [], "group": None}
     assert run("sites", "remove", "travinh").exit_code == 0
     assert run("sites", "show", "travinh").exit_code == 1
     assert run("sites", "remove", "travinh").exit_code == 1

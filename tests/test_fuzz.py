@@ -132,6 +132,8 @@ def watch(client, redis_client, monkeypatch):
     registered = {member.decode() for member in redis_client.smembers(keys.SITES)} | ever_registered
     tags = {match.group(1).decode(errors="replace") for key in redis_client.scan_iter()
             if (match := re.match(rb"va:\{([^}]*)\}:", key))}
+    tags -= {"_sites"}  # the sites list's index and catalogue (a tag no site id can have)
+    tags = {tag for tag in tags if not tag.startswith("g:")}  # a group's keys: made only for a site's group
     assert tags <= registered, f"keys created for sites never registered: {sorted(tags - registered)}"
 
 
@@ -372,12 +374,16 @@ ADMIN_BODIES = st.one_of(
 ADMIN_CALLS = st.sampled_from([
     ("PUT", "/api/v1/sites/{}"), ("GET", "/api/v1/sites/{}"), ("DELETE", "/api/v1/sites/{}"),
     ("PUT", "/api/v1/sites/{}/baseline"), ("GET", "/api/v1/sites/{}/baseline"), ("GET", "/api/v1/sites/{}/history"),
-    ("GET", "/api/v1/sites"),
+    ("GET", "/api/v1/sites"), ("PUT", "/api/v1/sites"),
 ])
 ADMIN_QUERIES = st.fixed_dictionaries({}, optional={
     "days": st.sampled_from(["1", "30", "3660", "3661", "0", "-1", "+5", " 5", "5 ", "0x10", "1_000", "1e3", "٣",
                              "²", "１", "9" * 30, "9" * 5000, "", "3.5"]) | TEXT,
     "purge": st.sampled_from(["true", "false", "1", "0", "TRUE", "yes", "", "true\x00"]) | TEXT,
+    "limit": st.sampled_from(["1", "500", "501", "0", "-1", "１", "9" * 30]) | TEXT,
+    "sort": st.sampled_from(["site", "-today", "-total", "-online", "today", ""]) | TEXT,
+    "cursor": st.sampled_from(["", "WyJzaXRlIiwiYSJd", "WyItdG9kYXkiLDEsImEiXQ", "=", "W10"]) | TEXT,
+    "q": TEXT, "group": st.sampled_from(["huyen", "Bad_Group", ""]) | TEXT,
 })
 
 
@@ -504,6 +510,7 @@ PATH_VALUES = {
     "filename": ["dashboard.css", "..%2f..%2fservice%2f__init__.py", "%ff"],
     "token_id": ["0123456789abcdef", "%00", "a" * 300],
     "session_id": ["nosession", "%ff%fe", "a" * 300],
+    "group_id": ["travinh", "nogroup", "%ff%fe", "a" * 300],
 }
 """Values for each path variable of the app's routes: a valid one first, then odd ones."""
 ODD_ARGUMENTS = [
@@ -512,6 +519,7 @@ ODD_ARGUMENTS = [
     "days=" + "9" * 5000, "lang=" + "x" * 5000 + "&sort=" + "y" * 5000, "days=7&days=30&sort=today&sort=x&dir=desc",
     "%ff%fe=%ff&lang=%ff&period=%c0%af&path=%ff", "bye=1&expired=1&lang=vi&_external=1&_anchor=a&_scheme=http",
     "lang=en&period=7d&days=90&sort=week&dir=asc&_external=1",
+    "q=%ff&page=" + "9" * 5000 + "&sort=-today&cursor=%ff&limit=%00&group=%ff",
 ]
 """Query strings naming url_for's own arguments, huge values, repeated keys and non-UTF-8 bytes."""
 FORGED_HOST = "evil.example"

@@ -119,7 +119,7 @@ def test_admin_operations_and_only_they_require_the_bearer_token():
         for method, operation in item.items():
             if method not in HTTP_METHODS:
                 continue
-            is_admin = (path.startswith(("/api/v1/sites", "/api/v1/tokens", "/api/v1/sessions"))
+            is_admin = (path.startswith(("/api/v1/sites", "/api/v1/tokens", "/api/v1/sessions", "/api/v1/groups"))
                         and not path.endswith(("/counters", "/pages", "/top")))
             assert (operation.get("security") == [{"adminToken": []}]) == is_admin, (method, path)
             if is_admin:
@@ -208,6 +208,18 @@ ANSWERS = [
     ("get site bad id", lambda c: c.get("/api/v1/sites/-x", headers=ADMIN), SITE, "get", 400),
     ("no token", lambda c: c.get("/api/v1/sites/travinh"), SITE, "get", 401),
     ("list sites", lambda c: c.get("/api/v1/sites", headers=ADMIN), "/api/v1/sites", "get", 200),
+    ("list sites sorted", lambda c: c.get("/api/v1/sites?sort=-today&limit=1&q=tra", headers=ADMIN), "/api/v1/sites",
+     "get", 200),
+    ("list sites bad", lambda c: c.get("/api/v1/sites?limit=0", headers=ADMIN), "/api/v1/sites", "get", 400),
+    ("import sites", lambda c: c.put("/api/v1/sites", data=b"site,domains\nxa-1,a.vn\nBad,b.vn\n",
+                                     content_type="text/csv", headers=ADMIN), "/api/v1/sites", "put", 200),
+    ("import sites json", lambda c: c.put("/api/v1/sites", json={"sites": [{"site": "xa-2", "domains": ["a.vn"],
+                                                                           "group": "huyen"}]}, headers=ADMIN),
+     "/api/v1/sites", "put", 200),
+    ("import sites bad", lambda c: c.put("/api/v1/sites", data=b"nope", content_type="text/csv", headers=ADMIN),
+     "/api/v1/sites", "put", 400),
+    ("import sites xml", lambda c: c.put("/api/v1/sites", data=b"<a/>", content_type="application/xml",
+                                         headers=ADMIN), "/api/v1/sites", "put", 415),
     ("delete site", lambda c: c.delete("/api/v1/sites/travinh", headers=ADMIN), SITE, "delete", 204),
     ("delete unknown", lambda c: c.delete("/api/v1/sites/nosuch", headers=ADMIN), SITE, "delete", 404),
     ("delete bad purge", lambda c: c.delete("/api/v1/sites/travinh?purge=maybe", headers=ADMIN), SITE, "delete",
@@ -221,6 +233,15 @@ ANSWERS = [
     ("history", lambda c: c.get("/api/v1/sites/travinh/history?days=9", headers=ADMIN), HISTORY, "get", 200),
     ("history bad days", lambda c: c.get("/api/v1/sites/travinh/history?days=0", headers=ADMIN), HISTORY, "get",
      400),
+    ("put group", lambda c: c.put("/api/v1/groups/travinh", json={"label": "Tỉnh Trà Vinh"}, headers=ADMIN),
+     "/api/v1/groups/{group}", "put", 201),
+    ("put group bad", lambda c: c.put("/api/v1/groups/travinh", json={"timezone": "x"}, headers=ADMIN),
+     "/api/v1/groups/{group}", "put", 400),
+    ("group counters", lambda c: c.put("/api/v1/sites/travinh", json={"domains": ["travinh.gov.vn"], "group": "tv"},
+                                       headers=ADMIN) and c.get("/api/v1/groups/tv/counters"),
+     "/api/v1/groups/{group}/counters", "get", 200),
+    ("group counters unknown", lambda c: c.get("/api/v1/groups/nothing/counters"), "/api/v1/groups/{group}/counters",
+     "get", 404),
     ("healthz", lambda c: c.get("/healthz"), "/healthz", "get", 200),
     ("readyz", lambda c: c.get("/readyz"), "/readyz", "get", 200),
     ("readyz public", lambda c: c.get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"}), "/readyz", "get", 200),

@@ -11,12 +11,14 @@ def test_put_creates_then_updates(client):
     first = client.put("/api/v1/sites/travinh", json=body, headers=ADMIN)
     assert first.status_code == 201
     assert first.get_json() == {"site": "travinh", "domains": ["travinh.gov.vn", "*.travinh.gov.vn"],
-                                "timezone": "Asia/Ho_Chi_Minh", "page_params": []}
+                                "timezone": "Asia/Ho_Chi_Minh", "page_params": [], "group": None}
     second = client.put("/api/v1/sites/travinh", json={"domains": ["a.vn"], "timezone": "Europe/Berlin"},
                         headers=ADMIN)
     assert second.status_code == 200
     assert client.get("/api/v1/sites/travinh", headers=ADMIN).get_json()["timezone"] == "Europe/Berlin"
-    assert client.get("/api/v1/sites", headers=ADMIN).get_json() == {"sites": ["travinh"]}
+    listed = client.get("/api/v1/sites", headers=ADMIN).get_json()
+    assert [row["site"] for row in listed["sites"]] == ["travinh"] and listed["count"] == 1
+    assert listed["sites"][0]["timezone"] == "Europe/Berlin" and listed["next"] is None
 
 
 def test_admin_routes_send_no_cors_header(client):

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..context import clock, forget_site, lookup_site, settings, store
 from .. import access, operations
 from ..access import Action
-from ..model import page_baseline
+from ..model import page_baseline, site_rows
 from ..errors import BadRequest, BodyTooLarge, UnknownSite, UnsupportedMediaType
 from ..ingest.beacon import parse_json
 from ..model.sites import Site, valid_site_id
@@ -17,6 +17,8 @@ from ..storage import METRICS
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/sites")
 
+MAX_SITES_IMPORT_BYTES = 32 * 2**20
+"""Largest sites import: 10,000 rows of many domains."""
 MAX_PAGE_BASELINE_BYTES = 256 * 2**20
 """Largest page baseline upload: a million rows of long paths."""
 
@@ -77,8 +79,41 @@ def get_site(site_id: str):
 @bp.get("")
 @allowed(Action.LIST_SITES)
 def list_sites():
-    """List registered site ids (a site token: its own)."""
-    return jsonify(sites=g.principal.visible(store().list_sites()))
+    """A page of the sites list with their numbers (a site token: its own sites only)."""
+    args = request.args
+    raw = args.get("limit", "100")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= operations.MAX_LIST_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {operations.MAX_LIST_LIMIT}")
+    sort = args.get("sort", "site")
+    if sort not in operations.LIST_SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(operations.LIST_SORTS)}")
+    group = args.get("group", "")
+    if group and not valid_site_id(group):
+        raise BadRequest("group must match [a-z0-9][a-z0-9-]{0,62}")
+    q = args.get("q", "")
+    if len(q) > 253:
+        raise BadRequest("q is at most 253 characters")
+    page = operations.sites_page(store(), g.principal.sites, clock(), settings().week_start_index,
+                                 limit=int(raw), cursor=args.get("cursor", "")[:1000], q=q, group=group, sort=sort)
+    return jsonify(page)
+
+
+@bp.put("")
+@allowed(Action.MANAGE_SITES)
+def put_sites():
+    """Create or update many sites (CSV or JSON, streamed), each row on its own; answer what each did."""
+    request.max_content_length = MAX_SITES_IMPORT_BYTES
+    if request.content_length is not None and request.content_length > MAX_SITES_IMPORT_BYTES:
+        raise BodyTooLarge(f"a sites import is at most {MAX_SITES_IMPORT_BYTES // 2**20} MiB")
+    if request.mimetype == "text/csv":
+        rows = site_rows.csv_rows(request.stream)
+    elif request.mimetype in ("application/json", ""):
+        rows = site_rows.json_rows(request.stream)
+    else:
+        raise UnsupportedMediaType("send Content-Type text/csv (site,domains,timezone,group) or application/json")
+    report = operations.import_sites(store(), rows, settings().DEFAULT_TIMEZONE)
+    current_app.extensions["site_cache"].clear()
+    return jsonify(report.as_json())
 
 
 @bp.delete("/<site_id>")

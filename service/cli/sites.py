@@ -22,15 +22,18 @@ def sites():
 @click.option("--timezone", "zone", default=None, help="IANA zone (default: DEFAULT_TIMEZONE).")
 @click.option("--page-param", "page_params", multiple=True,
               help="A query parameter that tells pages apart (e.g. id for ?id=1234); repeatable.")
+@click.option("--group", default=None, help="The group whose counters this site joins (an id like a site's).")
 @click.pass_obj
 @redis_guard
-def sites_add(obj, site, domains, zone, page_params):
+def sites_add(obj, site, domains, zone, page_params, group):
     """Create or update SITE counting pages on DOMAINS (host names, IPs, *.wildcards)."""
     from ..errors import BadRequest
 
     body = {"domains": list(domains), "page_params": list(page_params)}
     if zone:
         body["timezone"] = zone
+    if group:
+        body["group"] = group
     try:
         parsed = Site.from_request(site, body, obj.settings.DEFAULT_TIMEZONE)
     except BadRequest as exc:
@@ -69,3 +72,42 @@ def sites_remove(obj, site, purge):
         click.echo(f"error: no site {site!r}", err=True)
         sys.exit(EXIT_NOT_FOUND)
     click.echo(f"removed {site}{' and erased its data' if purge else ''}")
+
+
+@sites.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.pass_obj
+@redis_guard
+def sites_import(obj, file):
+    """Create or update the sites of FILE (CSV site,domains,timezone,group, or JSON {"sites": [...]}; - for stdin).
+
+    Each row on its own: a bad row is reported and changes nothing. Exit 0 when every row applied,
+    1 when some were refused (the report on stdout as JSON says which).
+    """
+    from .. import operations
+    from ..errors import BadRequest
+    from ..model import site_rows
+
+    with click.open_file(file, "rb") as stream:
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        is_json = file.lower().endswith(".json") or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+        try:
+            rows = site_rows.json_rows(stream) if is_json else site_rows.csv_rows(stream)
+            report = operations.import_sites(obj.store, rows, obj.settings.DEFAULT_TIMEZONE)
+        except BadRequest as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(EXIT_USAGE)
+    click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    if report.errors:
+        sys.exit(EXIT_NOT_FOUND)
+
+
+@sites.command("export")
+@click.pass_obj
+@redis_guard
+def sites_export(obj):
+    """Print every site as CSV (site,domains,timezone,group), the form `sites import` reads."""
+    from .. import operations
+
+    for text in operations.export_sites(obj.store):
+        click.echo(text, nl=False)

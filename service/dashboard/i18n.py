@@ -9,6 +9,14 @@ DEFAULT_LANGUAGE = "vi"
 
 WORDS = {
     "vi": {
+        "export_sites": "Tải danh sách (CSV)", "search_sites": "Tìm trang (mã hoặc tên miền)", "search": "Tìm",
+        "found": "{n} trang", "group": "Nhóm", "groups": "Theo nhóm", "all_sites": "Tất cả các trang",
+        "pages": "Các trang của bảng", "previous": "Trang trước", "next": "Trang sau", "page_of": "Trang {n}/{of}",
+        "no_match": "Không có trang nào khớp.", "import_sites": "Nhập nhiều trang", "import_file": "Tệp CSV hoặc JSON",
+        "import_help": "CSV với dòng tiêu đề site,domains,timezone,group (các tên miền cách nhau bởi dấu cách). Dòng lỗi không thay đổi gì; các dòng khác được áp dụng.",
+        "import": "Nhập", "import_done": "Kết quả nhập", "import_failed": "Không đọc được tệp: {why}",
+        "import_no_file": "chưa chọn tệp", "row": "Dòng", "import_errors": "Các dòng lỗi",
+        "import_counts": "Tạo mới {created}, cập nhật {updated}, không đổi {unchanged}, lỗi {errors}.",
         "product": "Thống kê truy cập", "dashboard": "Bảng điều khiển", "sites": "Các trang",
         "signin": "Đăng nhập", "signout": "Đăng xuất", "token": "Mã quản trị (ADMIN_TOKEN) hoặc mã trang",
         "signin_help": "Nhập mã quản trị của dịch vụ, hoặc mã trang được cấp cho trang của bạn. "
@@ -53,6 +61,14 @@ WORDS = {
         "why_bad_input": "hãy kiểm tra tên, các mã trang và số ngày", "token_already_made": "Mã này đã được tạo (biểu mẫu gửi lại): mã chỉ hiện một lần.",
     },
     "en": {
+        "export_sites": "Download the list (CSV)", "search_sites": "Find a site (id or domain)", "search": "Find",
+        "found": "{n} sites", "group": "Group", "groups": "By group", "all_sites": "All sites",
+        "pages": "Pages of the table", "previous": "Previous", "next": "Next", "page_of": "Page {n} of {of}",
+        "no_match": "No site matches.", "import_sites": "Import sites", "import_file": "CSV or JSON file",
+        "import_help": "CSV with the header site,domains,timezone,group (domains separated by spaces). A row in error changes nothing; the others apply.",
+        "import": "Import", "import_done": "Import report", "import_failed": "The file cannot be read: {why}",
+        "import_no_file": "no file chosen", "row": "Row", "import_errors": "Rows in error",
+        "import_counts": "Created {created}, updated {updated}, unchanged {unchanged}, errors {errors}.",
         "product": "Visitor statistics", "dashboard": "Dashboard", "sites": "Sites",
         "signin": "Sign in", "signout": "Sign out", "token": "Admin token (ADMIN_TOKEN) or site token",
         "signin_help": "Enter the service's admin token, or the site token made for your sites. "

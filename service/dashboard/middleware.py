@@ -83,9 +83,9 @@ def error_page(exc: ApiError):
     return page("dashboard/error.html", exc.status, message=g.words(words)), exc.headers
 
 
-KEPT_ARGS = ("days", "sort", "dir", "period", "bye", "expired")
+KEPT_ARGS = ("days", "sort", "dir", "period", "bye", "expired", "q", "page")
 """Query arguments of the dashboard's screens that a link to the same screen in another language keeps."""
-MAX_KEPT_ARG_CHARS = 32
+MAX_KEPT_ARG_CHARS = 64
 """A kept argument longer than this (no screen takes one) is dropped from the link."""
 
 

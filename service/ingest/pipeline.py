@@ -30,7 +30,7 @@ from .address_blocks import AddressBlocks
 from ..model.hits import Hit, Outcome, RequestFacts
 from ..model.page_urls import page_key, page_link
 from ..storage import CounterStore
-from ..model.visitor import address_id, visitor_id
+from ..model.visitor import address_id, group_visitor_id, visitor_id
 from .attribution import SiteHosts
 from .devices import Device, classify_device
 from .sources import Source, classify_source
@@ -40,7 +40,7 @@ class Draft:
     """One hit on its way through the steps: what each step found, for the next ones."""
 
     __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link",
-                 "source", "device")
+                 "source", "device", "group_visitor", "group_zone")
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
@@ -49,13 +49,14 @@ class Draft:
         self.zone, self.day, self.visitor, self.client, self.page, self.link = "", None, "", "", "", ""
         self.source: Source | None = None
         self.device: Device | None = None
+        self.group_visitor = self.group_zone = ""
 
 
 class HitPipeline:
     """Turn one request's beacon into a recorded Hit, or the Outcome it ended with."""
 
-    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "check_block", "locate_page",
-             "attribute")
+    STEPS = ("parse", "find_site", "filter_agent", "filter_domain", "identify", "identify_in_group", "check_block",
+             "locate_page", "attribute")
     """The steps, in order; ``record`` ends every hit that passes them."""
 
     def __init__(self, store: CounterStore, recorder: BufferedRecorder, site_cache: TtlCache,
@@ -68,6 +69,7 @@ class HitPipeline:
         self.default_timezone = default_timezone
         self.blocks = blocks or recorder.blocks
         self.site_hosts = SiteHosts(store)
+        self.group_zones: TtlCache = TtlCache(max(site_cache.ttl_seconds, 1.0), max_entries=10_000)
         self._steps = [getattr(self, name) for name in self.STEPS]
 
     def count(self, parse: Callable[[], Beacon], environ: dict) -> tuple[Outcome, datetime]:
@@ -114,6 +116,23 @@ class HitPipeline:
         draft.visitor = visitor_id(salt, draft.beacon.site, draft.facts.address, draft.facts.agent)
         draft.client = address_id(salt, draft.facts.address)
 
+    def identify_in_group(self, draft: Draft) -> None:
+        """A member site's reader as its group knows them: under the salt of the group's local day."""
+        group = draft.site.group if draft.site else ""
+        if not group:
+            return
+        zone = self.group_zones.get(group)
+        if zone is None:
+            try:
+                zone = self.store.group_zones([group])[0] or draft.zone
+            except (StorageUnavailable, RedisReplyError):
+                zone = self.group_zones.get_stale(group) or draft.zone
+            self.group_zones.put(group, zone)
+        day = draft.now.astimezone(ZoneInfo(zone)).date()
+        salt = self.store.salt(day, draft.now)
+        draft.group_zone = zone
+        draft.group_visitor = group_visitor_id(salt, group, draft.facts.address, draft.facts.agent)
+
     def check_block(self, draft: Draft) -> Outcome | None:
         if self.blocks.blocked(draft.beacon.site, draft.client, draft.now.timestamp()):
             return Outcome.IP_LIMITED
@@ -146,5 +165,6 @@ class HitPipeline:
         source, device = draft.source, draft.device
         hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
                   draft.day if site else None, unchecked, draft.page, beacon.title, draft.link,
+                  site.group if site and draft.group_visitor else "", draft.group_visitor, draft.group_zone,
                   *(source or ("", "")), *(device or ("", "", "", "")))
         return self.recorder.record(hit)

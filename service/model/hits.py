@@ -114,6 +114,12 @@ class Hit(NamedTuple):
     link: str = ""
     """The page's path as the portal spells it (only the page_params of its query), when that
     differs from ``page``: links of most-read lists must work on case-sensitive servers too."""
+    group: str = ""
+    """The site's group ('' for none): the hit also counts for the group's readers and online."""
+    group_visitor: str = ""
+    """The reader as the group knows them: a keyed hash without the site (model/visitor.py)."""
+    group_zone: str = ""
+    """The group's time zone: its days, and the day of ``group_visitor``'s salt."""
 
     channel: str = ""
     """Where the visit came from: direct, search, social, email, internal, referral or campaign."""

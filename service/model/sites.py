@@ -72,6 +72,8 @@ class Site:
     timezone: str
     page_params: tuple[str, ...] = ()
     """Query parameters that tell pages apart (``?id=1234``); every other one is dropped."""
+    group: str = ""
+    """The group (a province, a district...) whose counters this site's numbers join; '' for none."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -86,14 +88,14 @@ class Site:
 
     def as_json(self) -> dict:
         return {"site": self.id, "domains": list(self.domains), "timezone": self.timezone,
-                "page_params": list(self.page_params)}
+                "page_params": list(self.page_params), "group": self.group or None}
 
     @classmethod
     def from_request(cls, site_id: str, body: object, default_timezone: str) -> Site:
         """Validate an admin PUT body into a Site, or raise BadRequest saying what is wrong."""
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
-        unknown = set(body) - {"domains", "timezone", "page_params"}
+        unknown = set(body) - {"domains", "timezone", "page_params", "group"}
         if unknown:
             raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
         domains = body.get("domains")
@@ -112,7 +114,10 @@ class Site:
         params = valid_page_params(body.get("page_params", []))
         if params is None:
             raise BadRequest("page_params must be a list of at most 20 query parameter names, e.g. [\"id\"]")
-        return cls(site_id, tuple(cleaned), zone, params)
+        group = body.get("group") or ""
+        if group and not valid_site_id(group):
+            raise BadRequest("group must be null or an id matching [a-z0-9][a-z0-9-]{0,62}")
+        return cls(site_id, tuple(cleaned), zone, params, group)
 
 
 def valid_timezone(name: str) -> bool:

@@ -17,3 +17,11 @@ def address_id(salt: bytes, address: str) -> str:
     digest = hashlib.blake2b(digest_size=8, key=salt[:64], person=b"address")
     digest.update(address.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def group_visitor_id(salt: bytes, group: str, address: str, user_agent: str) -> str:
+    """Hash (group, client address, User-Agent) under the day's salt, personalised for groups: the same
+    reader on two member sites is one id, which no site's own visitor id can be matched with."""
+    digest = hashlib.blake2b(digest_size=12, key=salt[:64], person=b"group")
+    digest.update("\x00".join((group, address, user_agent)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

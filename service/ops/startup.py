@@ -20,6 +20,8 @@ def check_redis(store, journal) -> None:
         for _, message in store.server_problems():
             log.error("%s: hits are buffered, not counted, until this is fixed", message)
         durability = store.durability()
+        if store.ensure_site_index():  # the first start after an upgrade: the sites list's index
+            log.warning("rebuilt the sites list's index from the registered sites")
     except StorageUnavailable:
         log.warning("Redis unreachable at start: hits are buffered until it answers")
         return

@@ -1,4 +1,4 @@
-/* visitor-analytics widget; attributes, theme, design: README "Embedding". Terse: ≤ 4 KiB gzipped. */
+/* visitor-analytics widget (docs/embedding.md); ≤ 4 KiB gzipped */
 (() => {
   const d = document, tag = d.currentScript, S = tag.dataset, polls = new Map(), sheets = {};
   const ROWS = ['online', 'today', 'yesterday', 'week', 'month', 'total'];
@@ -135,11 +135,11 @@
     const batches = [];
     for (const el of d.querySelectorAll('[data-visitor-stats],[data-visitor-views],[data-visitor-top]')) {
       try {
-        const o = el.dataset, site = o.site || S.site, t = TEXT[o.lang || S.lang] || TEXT.vi;
+        const o = el.dataset, g = o.group, site = g || o.site || S.site, t = TEXT[o.lang || S.lang] || TEXT.vi;
         if (o.vaState || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(site || '')) continue;
         const fmt = new Intl.NumberFormat(t[0]), f = (n) => (n == null ? '–' : fmt.format(n));
         const ms = Math.max(5, +o.interval || +S.interval || 30) * 1e3;
-        const api = new URL(`api/v1/sites/${site}/`, o.api || S.api || tag.src).href;
+        const api = new URL(`api/v1/${g ? 'group' : 'site'}s/${site}/`, o.api || S.api || tag.src).href;
         const state = (show) => (data) => { o.vaState = data ? 'ok' : 'error'; show(data); };
         if ('visitorStats' in o) watch(api + 'counters', ms, state(block(el, o, t, f)));
         else if ('visitorTop' in o) {

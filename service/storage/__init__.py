@@ -16,6 +16,7 @@ from .baselines import METRICS, BaselinesMixin
 from .breakdowns import BreakdownsMixin
 from .connection import connect
 from .credentials import CredentialsMixin
+from .groups import GroupsMixin
 from .health import Durability, HealthMixin, Server  # noqa: F401
 from .reads import ReadsMixin
 from .replies import ErrorLog, classify, redis_errors, reply_message  # noqa: F401
@@ -40,7 +41,7 @@ class Limits:
 
 
 class CounterStore(HealthMixin, SitesMixin, SaltsMixin, WritesMixin, ReadsMixin, BreakdownsMixin, BaselinesMixin,
-                   CredentialsMixin):
+                   CredentialsMixin, GroupsMixin):
     """Counters, sites, salts and history in Redis."""
 
     def __init__(self, client: redis.Redis, limits: Limits):

@@ -85,6 +85,23 @@ key                                   type    content / lifetime
 ``va:{s}:b:<batch id>``               string  marker of a written batch of hits, so a
                                               batch retried after a timeout counts once;
                                               expires after 10 minutes
+``va:{_sites}:ix``                    zset    every registered site id at score 0, for
+                                              paging in id order (ZRANGEBYLEX); forever,
+                                              ~60 bytes a site
+``va:{_sites}:cat``                   hash    site id -> JSON of its domains, zone and group
+                                              (a copy of its cfg for the sites list's search
+                                              and filters); forever, ~150 bytes a site
+``va:{g:<g>}:cfg``                    hash    a group's timezone and label; forever
+``va:{g:<g>}:sites``                  set     the ids of the group's member sites; forever
+``va:{g:<g>}:u:<YYYY-MM-DD>``         hll     distinct readers of the group's members on a
+                                              day of the group's zone (a group visitor id,
+                                              not per site); expires 2 days after that day
+``va:{g:<g>}:on``                     zset    group visitor id -> last seen (ms); trimmed to
+                                              the online window, expires one window after
+``va:{g:<g>}:h:<YYYY-MM>``            hash    ``<DD>:u``: the day's distinct readers; forever,
+                                              ~0.3 KiB a month
+``va:{g:<g>}:tot``                    hash    ``visitors``: the sum of the days' distinct
+                                              readers since the group began; forever
 ====================================  ======  ==========================================
 
 "today" and "this week" are read from the history hash (a week is at most seven
@@ -322,3 +339,39 @@ def for_day(site: str, tz: ZoneInfo, day: date, detail_days: int = 400) -> DayKe
                    tuple(ends + (detail_days if key.keep_days == DETAIL else key.keep_days) * 86400
                          for key in EXPIRING_DAY_KEYS),
                    (day_field(day, "v"), day_field(day, "p"), day_field(day, "u")))
+
+
+SITE_INDEX = "va:{_sites}:ix"
+"""Every registered site id at score 0 (ZRANGEBYLEX pages in id order); same slot as SITE_CATALOG, under a
+hash tag no site id can have (so purging a site named "sites" never touches it)."""
+SITE_CATALOG = "va:{_sites}:cat"
+"""Site id -> {"domains", "timezone", "group"} as JSON: what the sites list searches and filters."""
+
+
+def group_prefix(group: str) -> str:
+    """A group's keys share the hash tag ``{g:<group>}``: one slot per group, never a site's."""
+    return f"va:{{g:{group}}}"
+
+
+def group_config(group: str) -> str:
+    return f"{group_prefix(group)}:cfg"
+
+
+def group_members(group: str) -> str:
+    return f"{group_prefix(group)}:sites"
+
+
+def group_visitors(group: str, day: date) -> str:
+    return f"{group_prefix(group)}:u:{day.isoformat()}"
+
+
+def group_online(group: str) -> str:
+    return f"{group_prefix(group)}:on"
+
+
+def group_history(group: str, day: date) -> str:
+    return f"{group_prefix(group)}:h:{day:%Y-%m}"
+
+
+def group_total(group: str) -> str:
+    return f"{group_prefix(group)}:tot"

@@ -106,12 +106,12 @@ class ReadsMixin:
         return _split(readers, results)
 
     @staticmethod
-    def _queue_days(pipe, site_id: str, days: list[date]) -> int:
-        """Queue one HMGET per month hash covering ``days``; answer how many."""
+    def _queue_days(pipe, site_id: str, days: list[date], history=keys.history) -> int:
+        """Queue one HMGET per month hash covering ``days`` (a site's, or ``history``'s); answer how many."""
         months = _by_month(days)
         for month_days in months:
             fields = [keys.day_field(d, SHORT[m]) for d in month_days for m in METRICS]
-            pipe.hmget(keys.history(site_id, month_days[0]), fields)
+            pipe.hmget(history(site_id, month_days[0]), fields)
         return len(months)
 
     @classmethod

@@ -100,7 +100,9 @@ class WritesMixin:
         confirm = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
-                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits), confirm)
+                # The hits' groups' readers ride in the same round trip (storage/groups.py).
+                replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits) + self._group_commands(hits),
+                                            confirm)
         except (RedisReplyError, StorageUnavailable) as exc:
             if self.sentinel is not None:
                 self.sentinel.forget()  # the retry asks Sentinel where the master is now
