@@ -10,7 +10,7 @@ from .. import access
 from ..access import Action
 from ..context import clock, settings, store
 from . import bp, charts, report
-from .middleware import chart_days, page, signed_in, visible_site
+from .middleware import chart_days, detail_period, page, signed_in, visible_site
 
 SORTS = ("site", "online", "today", "week", "total")
 
@@ -34,9 +34,10 @@ def home():
 
 @bp.get("/sites/<site_id>")
 def site_screen(site_id: str):
-    """One site: headline numbers with their change, the daily chart and table, most read, not counted."""
+    """One site: headline numbers with their change, the daily chart and table, most read, not counted,
+    where readers came from and on what devices."""
     site = visible_site(site_id)
-    now, days = clock(), chart_days()
+    now, days, period = clock(), chart_days(), detail_period()
     numbers = report.headline(store(), site, now, settings().week_start_index)
     today = numbers["today"]
     rows = report.daily(store(), site, today, days)
@@ -44,4 +45,6 @@ def site_screen(site_id: str):
                 chart=charts.daily_chart(rows), series=charts.SERIES, dates=[date.fromisoformat(r["date"]) for r in rows],
                 tops=report.top_lists(store(), site, today), not_counted=report.not_counted(store(), site, today),
                 reasons=report.NOT_COUNTED_REASONS, as_of=now.astimezone(site.tz),
+                detail=report.detail(store(), site, today, period, settings().week_start_index),
+                detail_choices=report.DETAIL_CHOICES,
                 link_host=next((d for d in site.domains if not d.startswith("*.")), None))
