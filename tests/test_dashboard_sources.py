@@ -305,3 +305,16 @@ def test_answers_match_the_openapi_document(seeded):
     anonymous = seeded.application.test_client().get("/dashboard/sites/travinh/devices.csv")
     assert anonymous.status_code == 303
     assert_matches_document(anonymous, "/dashboard/sites/{site}/devices.csv", "get")
+
+
+def test_a_long_list_shows_its_first_eight_and_sums_the_rest(app, client):
+    """Ten browsers: the list shows the eight with most visits and one row for the other two, so it still sums
+    to the period's visits."""
+    add_site(client)
+    kinds = {f"b{n}": ("direct", "", "desktop", f"Browser {n}", "Windows", "none") for n in range(10)}
+    visits(app.extensions["store"], {f"b{n}": 12 - n for n in range(10)}, NOW - timedelta(hours=1), "many", kinds)
+    sign_in(client)
+    block = panel(client, "?period=today").split('data-list="browsers"')[1].split("</ul>")[0]
+    shown = re.findall(r'<li (?:class="rest" )?data-name="([^"]*)">.*?<span data-visits>([^<]*)</span>', block)
+    assert shown == [(f"Browser {n}", str(12 - n)) for n in range(8)] + [("", "7")]
+    assert "Còn lại (2)" in block
