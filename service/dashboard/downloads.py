@@ -28,7 +28,7 @@ def top_csv(site_id: str):
     site = visible_site(site_id)
     period = request.args.get("period", "7d")
     if period not in CSV_TOP_PERIODS:
-        return page("dashboard/error.html", 400, message=g.words("not_found"))
+        return page("dashboard/error.html", 400, message=g.words("bad_period"))
     now = clock()
     today = now.astimezone(site.tz).date()
     limit = 50
