@@ -1,11 +1,11 @@
-"""CSV downloads of a site: the daily history and the most-read pages, the same numbers as the JSON API."""
+"""CSV downloads of a site: the daily history, the most-read pages, sources and devices, the same numbers as the JSON API."""
 
 from __future__ import annotations
 
 from flask import g, request
 
 from ..context import clock, settings, store
-from ..model.periods import PERIODS
+from ..model.periods import DETAIL_PERIODS, PERIODS, period_days
 from . import bp, csv_export, report
 from .middleware import chart_days, page, visible_site
 
@@ -28,7 +28,7 @@ def top_csv(site_id: str):
     site = visible_site(site_id)
     period = request.args.get("period", "7d")
     if period not in CSV_TOP_PERIODS:
-        return page("dashboard/error.html", 400, message=g.words("not_found"))
+        return page("dashboard/error.html", 400, message=g.words("bad_period"))
     now = clock()
     today = now.astimezone(site.tz).date()
     limit = 50
@@ -38,3 +38,35 @@ def top_csv(site_id: str):
         pages = store().top_pages(site, period, limit, now, settings().week_start_index)
     return csv_export.download(f"{site.id}-top-{period}.csv", ["path", "title", "views"],
                                [[p["path"], p["title"] or "", p["views"]] for p in pages])
+
+
+def _detail_sums(site):
+    """The period asked for (a 400 page for one the API would refuse) and its summed day hashes (one round trip)."""
+    period = request.args.get("period", report.DETAIL_DEFAULT)
+    if period not in DETAIL_PERIODS:
+        return period, None
+    today = clock().astimezone(site.tz).date()
+    return period, store().read_breakdowns(site, period_days(period, today, settings().week_start_index))
+
+
+@bp.get("/sites/<site_id>/sources.csv")
+def sources_csv(site_id: str):
+    """Visits by channel and source over a period: every source, direct ones with an empty name, summing to
+    the sources API's channels."""
+    site = visible_site(site_id)
+    period, sums = _detail_sums(site)
+    if sums is None:
+        return page("dashboard/error.html", 400, message=g.words("bad_period"))
+    return csv_export.download(f"{site.id}-sources-{period}.csv", ["channel", "source", "visits"],
+                               report.source_rows(sums))
+
+
+@bp.get("/sites/<site_id>/devices.csv")
+def devices_csv(site_id: str):
+    """Visits by device type, browser, OS and in-app browser over a period, as the devices API lists them."""
+    site = visible_site(site_id)
+    period, sums = _detail_sums(site)
+    if sums is None:
+        return page("dashboard/error.html", 400, message=g.words("bad_period"))
+    return csv_export.download(f"{site.id}-devices-{period}.csv", ["dimension", "name", "visits"],
+                               report.device_rows(sums))

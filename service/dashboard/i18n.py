@@ -58,6 +58,16 @@ WORDS = {
         "token_once": "Mã mới, chỉ hiện một lần: hãy sao chép ngay.", "last_used": "Dùng lần cuối",
         "never": "chưa dùng", "expires": "Hết hạn", "created": "Tạo lúc", "no_tokens": "Chưa có mã trang nào.",
         "token_revoked": "Đã thu hồi mã trang.", "token_bad": "Không tạo được mã: {why}", "why_unknown_site": "trang {site} chưa được đăng ký",
+        "sources_title": "Nguồn truy cập", "sources_help": "Mỗi lượt truy cập được tính một lần, theo trang đầu tiên của nó.",
+        "detail_period": "Khoảng thời gian của nguồn truy cập và thiết bị", "channels": "Kênh", "channel": "Kênh",
+        "top_sources": "{n} nguồn hàng đầu", "source": "Nguồn", "share": "Tỷ lệ", "no_visits": "Chưa có lượt truy cập nào trong khoảng thời gian này.",
+        "period_visits": "{period}: {n} lượt truy cập", "devices_title": "Thiết bị", "devices": "Loại thiết bị",
+        "browsers": "Trình duyệt", "os": "Hệ điều hành", "apps": "Trình duyệt trong ứng dụng", "the_rest": "Còn lại ({n})",
+        "export_sources": "Nguồn truy cập (CSV)", "bad_period": "Khoảng thời gian không hợp lệ.", "export_devices": "Thiết bị (CSV)",
+        "channel_direct": "Trực tiếp", "channel_search": "Tìm kiếm", "channel_social": "Mạng xã hội", "channel_email": "Email",
+        "channel_internal": "Cổng nội bộ", "channel_referral": "Trang giới thiệu", "channel_campaign": "Chiến dịch",
+        "devices_desktop": "Máy tính", "devices_mobile": "Điện thoại", "devices_tablet": "Máy tính bảng",
+        "apps_none": "Không (trình duyệt thường)",
         "why_bad_input": "hãy kiểm tra tên, các mã trang và số ngày", "token_already_made": "Mã này đã được tạo (biểu mẫu gửi lại): mã chỉ hiện một lần.",
     },
     "en": {
@@ -110,6 +120,16 @@ WORDS = {
         "token_once": "The new token, shown only this once: copy it now.", "last_used": "Last used",
         "never": "never", "expires": "Expires", "created": "Created", "no_tokens": "No site tokens yet.",
         "token_revoked": "The site token was revoked.", "token_bad": "No token made: {why}", "why_unknown_site": "no site {site} is registered",
+        "sources_title": "Where readers come from", "sources_help": "Each visit counts once, by its first page.",
+        "detail_period": "Period of sources and devices", "channels": "Channels", "channel": "Channel",
+        "top_sources": "Top {n} sources", "source": "Source", "share": "Share", "no_visits": "No visits in this period yet.",
+        "period_visits": "{period}: {n} visits", "devices_title": "Devices", "devices": "Device types",
+        "browsers": "Browsers", "os": "Operating systems", "apps": "In-app browsers", "the_rest": "The rest ({n})",
+        "export_sources": "Sources (CSV)", "bad_period": "No such period.", "export_devices": "Devices (CSV)",
+        "channel_direct": "Direct", "channel_search": "Search", "channel_social": "Social", "channel_email": "Email",
+        "channel_internal": "Internal portals", "channel_referral": "Referral", "channel_campaign": "Campaign",
+        "devices_desktop": "Desktop", "devices_mobile": "Mobile", "devices_tablet": "Tablet",
+        "apps_none": "None (a regular browser)",
         "why_bad_input": "check the label, the site ids and the days", "token_already_made": "That token was made already (the form was sent again): it is shown only once.",
     },
 }
@@ -132,6 +152,25 @@ class Words:
         """1.234 in Vietnamese, 1,234 in English."""
         text = f"{n:,}"
         return text.replace(",", ".") if self.lang == "vi" else text
+
+    def percent(self, part: int, whole: int) -> str:
+        """``part`` as a share of ``whole``: 56%, 5,6% (5.6% in English), <0,1% for a sliver, 0% of nothing."""
+        share = part * 100 / whole if whole else 0
+        if share >= 9.95 or share == 0:
+            text = f"{share:.0f}"
+        elif share >= 0.1:
+            text = f"{share:.1f}"
+        else:
+            text = "<0.1"
+        return (text.replace(".", ",") if self.lang == "vi" else text) + "%"
+
+    def name_of(self, dimension: str, value: str) -> str:
+        """A value of a breakdown ("channel", or a devices list: "devices", "browsers", "os", "apps") in words:
+        channels, device types, no app, '(other)' and 'Other' translated; a proper name (Google, Chrome,
+        Zalo, a host) as it is."""
+        if value in ("Other", "(other)", "other"):
+            return self("other")
+        return self._words.get(f"{dimension}_{value}", value)
 
     def change(self, now: int, before: int) -> tuple[str, str]:
         """(text, direction 'up'/'down'/'flat') of ``now`` against ``before``."""

@@ -10,6 +10,7 @@ from .. import access
 from ..access import Action
 from ..context import clock, lookup_site, settings, store
 from ..errors import ApiError, RedisReplyError, StorageUnavailable, UnknownSite
+from ..model.periods import DETAIL_PERIODS
 from ..model.sites import valid_site_id
 from . import bp, report
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
@@ -149,6 +150,12 @@ def set_session(response: Response, viewer: Viewer, signer: Sessions) -> Respons
                            httponly=True)
     g.drop_session = False
     return response
+
+
+def detail_period() -> str:
+    """The sources and devices panels' period: one of DETAIL_PERIODS, else the default (never an error)."""
+    raw = request.args.get("period", report.DETAIL_DEFAULT)
+    return raw if raw in DETAIL_PERIODS else report.DETAIL_DEFAULT
 
 
 def chart_days() -> int:

@@ -5,14 +5,25 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
-from ..model.periods import days_back, local_day, month_days, week_days
+from ..model import breakdowns
+from ..model.periods import days_back, local_day, month_days, period_days, week_days
 from ..storage import METRICS
+from . import charts
 
 RANGES = (30, 90, 365)
 """Days the chart may show."""
 TOP_PERIODS = {"today": 1, "7d": 7, "30d": 30}
 """The site screen's most-read lists: local days ending today."""
 TOP_LIMIT = 10
+DETAIL_CHOICES = ("today", "7d", "30d", "90d", "365d")
+"""Periods the sources and devices panels link to (any of DETAIL_PERIODS is read)."""
+DETAIL_DEFAULT = "30d"
+SOURCES_SHOWN = 10
+"""Named sources in the site screen's table (the CSV has them all)."""
+LIST_SHOWN = 8
+"""Rows of a device, browser, OS or app list; the rest are summed in one row."""
+DEVICE_LISTS = ("devices", "browsers", "os", "apps")
+"""The devices answer's lists, in the screen's and the CSV's order."""
 NOT_COUNTED_DAYS = 14
 NOT_COUNTED_REASONS = ("bot", "prefetch", "foreign_domain", "rate_limited", "ip_limited", "no_user_agent",
                        "user_agent_too_long")
@@ -106,3 +117,43 @@ def add_trends(store, rows: list[dict], sites: dict, now: datetime) -> None:
 
 def sums(rows: list[dict], columns) -> dict[str, int]:
     return {col: sum(r[col] for r in rows) for col in columns}
+
+
+def shown_list(rows: list[dict], limit: int = LIST_SHOWN) -> tuple[list[dict], dict | None]:
+    """The first ``limit`` rows, and the rest summed (``{"count", "visits"}``), or None when nothing is left."""
+    rest = rows[limit:]
+    return rows[:limit], ({"count": len(rest), "visits": sum(r["visits"] for r in rest)} if rest else None)
+
+
+def detail(store, site, today: date, period: str, week_start: int) -> dict:
+    """Sources and devices of a period for the site screen, from one read of the day hashes (one round trip)."""
+    days = period_days(period, today, week_start)
+    sums = store.read_breakdowns(site, days)
+    sources = breakdowns.sources_answer(sums, SOURCES_SHOWN)
+    devices = breakdowns.devices_answer(sums)
+    visits = sources["visits"]
+    for source in sources["sources"]:
+        source["initials"] = "…" if source["name"] == "(other)" else charts.initials(source["name"])
+        source["tone"] = charts.tone(source["name"])
+        source["width"] = charts.share_width(source["visits"], visits)
+    lists = {}
+    for name in DEVICE_LISTS:
+        rows, rest = shown_list(devices[name])
+        lists[name] = {"rows": [{**r, "width": charts.share_width(r["visits"], visits)} for r in rows],
+                       "rest": rest and {**rest, "width": charts.share_width(rest["visits"], visits)}}
+    return {"period": period, "first": days[0], "last": days[-1], "visits": visits,
+            "channels": sources["channels"], "sources": sources["sources"], "lists": lists,
+            "chart": charts.bar_chart([(c["channel"], c["visits"]) for c in sources["channels"]], visits)}
+
+
+def source_rows(sums: dict) -> list[list]:
+    """Every (channel, source, visits) of a period, the unnamed (direct) ones with an empty source: the
+    sources API's order (most visits, then name, then channel); summed by channel, the API's channels."""
+    rows = [(*field.partition("|")[::2], visits) for field, visits in sums["sources"].items()]
+    return [[channel, name, visits] for channel, name, visits in sorted(rows, key=lambda r: (-r[2], r[1], r[0]))]
+
+
+def device_rows(sums: dict) -> list[list]:
+    """Every (dimension, name, visits) of the devices API's lists, in its order."""
+    answer = breakdowns.devices_answer(sums)
+    return [[name, row["name"], row["visits"]] for name in DEVICE_LISTS for row in answer[name]]

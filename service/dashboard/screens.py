@@ -12,7 +12,7 @@ from ..context import clock, settings, store
 from ..errors import ApiError
 from ..model import site_rows
 from . import bp, charts, csv_export, report
-from .middleware import chart_days, csrf_ok, page, signed_in, visible_site
+from .middleware import chart_days, csrf_ok, detail_period, page, signed_in, visible_site
 
 SORTS = ("site", "online", "today", "week", "total")
 NUMBERS = ("online", "today", "week", "total")
@@ -103,9 +103,10 @@ def import_sites():
 
 @bp.get("/sites/<site_id>")
 def site_screen(site_id: str):
-    """One site: headline numbers with their change, the daily chart and table, most read, not counted."""
+    """One site: headline numbers with their change, the daily chart and table, most read, not counted,
+    where readers came from and on what devices."""
     site = visible_site(site_id)
-    now, days = clock(), chart_days()
+    now, days, period = clock(), chart_days(), detail_period()
     numbers = report.headline(store(), site, now, settings().week_start_index)
     today = numbers["today"]
     rows = report.daily(store(), site, today, days)
@@ -113,4 +114,6 @@ def site_screen(site_id: str):
                 chart=charts.daily_chart(rows), series=charts.SERIES, dates=[date.fromisoformat(r["date"]) for r in rows],
                 tops=report.top_lists(store(), site, today), not_counted=report.not_counted(store(), site, today),
                 reasons=report.NOT_COUNTED_REASONS, as_of=now.astimezone(site.tz),
+                detail=report.detail(store(), site, today, period, settings().week_start_index),
+                detail_choices=report.DETAIL_CHOICES,
                 link_host=next((d for d in site.domains if not d.startswith("*.")), None))
