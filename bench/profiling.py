@@ -20,7 +20,7 @@ PROFILE_BUCKETS = [
     ("whole request inside Flask (Flask.wsgi_app)", r"^Flask\.wsgi_app "),
     ("gunicorn outside Flask (accept, HTTP parse, write, close)", None),
     ("hit flusher thread (batched writes)", r"^BufferedRecorder\._run "),
-    ("logs.py hooks (timer, request id, duration histogram)", r"\(service/logs\.py"),
+    ("logs.py hooks (timer, request id, duration histogram)", r"\(service/ops/logs\.py"),
     ("prometheus_client (any)", r"\(prometheus_client/"),
     ("secrets.token_hex (request ids, batch ids)", r"^token_hex "),
     ("HitPipeline.count (the hit route's own work)", r"^HitPipeline\.count "),

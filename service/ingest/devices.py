@@ -222,11 +222,18 @@ _cache: TtlCache[Device] = TtlCache(float("inf"), max_entries=1_000_000, max_byt
                                     size_of=_agent_bytes)
 
 
+NUMBERS = re.compile(r"\d+")
+"""Digit runs of an agent: versions, builds, models' numbers. The families named here never depend on
+them, so agents that differ only in their numbers share one cache entry: the long tail of versions
+(and an in-app browser's build, appended per install) costs one parse per shape, not per agent."""
+
+
 def classify_device(user_agent: str) -> Device:
-    """Device, browser, OS and app of a User-Agent: parsed once per distinct agent, then a cache lookup."""
+    """Device, browser, OS and app of a User-Agent: parsed once per shape (its digits aside), then a lookup."""
     agent = user_agent[:MAX_AGENT_CHARS].strip()
-    device = _cache.get(agent)
+    shape = NUMBERS.sub("0", agent)
+    device = _cache.get(shape)
     if device is None:
         device = parse(agent)
-        _cache.put(agent, device)
+        _cache.put(shape, device)
     return device
