@@ -285,25 +285,28 @@ class DayKey(NamedTuple):
     """(site, local day) -> the key's name."""
     keep_days: int | None = None
     """It must live this many days after the local day ends (the script gets ``TTL.<name>``); None: no deadline."""
+    written: str = "always"
+    """When a batch writes it: 'always', 'pages' (a page counted), 'visits' (a visit begun), 'limited' (a hit
+    capped) or 'never': the script checks its type, before any write, only for a batch that will write it."""
 
 
 DAY_KEYS: tuple[DayKey, ...] = (
-    DayKey("config", "hash", lambda site, day: config(site)),
+    DayKey("config", "hash", lambda site, day: config(site), written="never"),
     DayKey("online", "zset", lambda site, day: online(site)),
     DayKey("history", "hash", history),
     DayKey("visitors", "string", lambda site, day: f"{site_prefix(site)}:u:{day.isoformat()}", SALT_KEEP_DAYS),
     DayKey("total", "hash", lambda site, day: total(site)),
-    DayKey("pages", "zset", pages_day, PAGE_DAYS_KEPT),
-    DayKey("pages_before", "zset", lambda site, day: pages_day(site, day - timedelta(days=1))),
-    DayKey("pages_all", "zset", lambda site, day: pages_all(site)),
-    DayKey("pages_floor", "hash", lambda site, day: pages_floor(site)),
-    DayKey("titles", "hash", lambda site, day: page_titles(site)),
-    DayKey("not_counted", "hash", not_counted, NOT_COUNTED_DAYS_KEPT),
-    DayKey("links", "hash", lambda site, day: page_links(site)),
-    DayKey("sources", "hash", lambda site, day: detail(site, "src", day), DETAIL),
-    DayKey("devices", "hash", lambda site, day: detail(site, "dev", day), DETAIL),
-    DayKey("browsers", "hash", lambda site, day: detail(site, "br", day), DETAIL),
-    DayKey("oses", "hash", lambda site, day: detail(site, "os", day), DETAIL),
+    DayKey("pages", "zset", pages_day, PAGE_DAYS_KEPT, "pages"),
+    DayKey("pages_before", "zset", lambda site, day: pages_day(site, day - timedelta(days=1)), written="pages"),
+    DayKey("pages_all", "zset", lambda site, day: pages_all(site), written="pages"),
+    DayKey("pages_floor", "hash", lambda site, day: pages_floor(site), written="pages"),
+    DayKey("titles", "hash", lambda site, day: page_titles(site), written="pages"),
+    DayKey("not_counted", "hash", not_counted, NOT_COUNTED_DAYS_KEPT, "limited"),
+    DayKey("links", "hash", lambda site, day: page_links(site), written="pages"),
+    DayKey("sources", "hash", lambda site, day: detail(site, "src", day), DETAIL, "visits"),
+    DayKey("devices", "hash", lambda site, day: detail(site, "dev", day), DETAIL, "visits"),
+    DayKey("browsers", "hash", lambda site, day: detail(site, "br", day), DETAIL, "visits"),
+    DayKey("oses", "hash", lambda site, day: detail(site, "os", day), DETAIL, "visits"),
 )
 """The day's keys of record_hits.lua, in KEYS order after the batch marker: add a key here and the
 script can use it by name (see storage/writes.py)."""

@@ -23,7 +23,8 @@
 -- type is an error reply raised before any write.
 --
 -- Two phases: every read and check first (10_checks, 20_hits: sessions and address counters are
--- read once and then followed in Lua tables), every write after (30_ onwards), with commands that
+-- read once and then followed in Lua tables; 25_types: the types of the keys the batch will write),
+-- every write after (30_ onwards), with commands that
 -- cannot fail on keys already checked. Lifetimes are relative (PX, EXPIRE), measured from the hit:
 -- the service's clock picks the period, and a Redis whose clock disagrees never drops a key early.
 -- A part that breaks a visit down (a source, a device) reads `visit_hits` (the indexes of the hits
