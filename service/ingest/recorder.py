@@ -10,7 +10,7 @@ Redis answering with an error is not an outage: out of memory, a read-only repli
 credentials or a server too old keep the hits waiting (and /readyz says why); any other error
 reply is retried a few times, then the batch is set aside on disk, never retried forever.
 
-An outage is logged at WARNING when it starts (with the hits buffered) and when it ends (how
+An outage is logged at WARNING (outages.py) when it starts (with the hits buffered) and when it ends (how
 long, how many hits written), and hits dropped on a full buffer once a minute with their number.
 """
 
@@ -32,6 +32,7 @@ from pathlib import Path
 from ..ops import metrics
 from ..errors import RedisReplyError, StorageUnavailable, Unconfirmed
 from .journal import HIT_BYTES_BOUND, Journal, SpillError
+from .outages import OutageLog
 from .address_blocks import AddressBlocks
 from ..model.hits import Hit, Outcome
 from ..storage import CounterStore
@@ -48,8 +49,6 @@ REJECTED_AFTER_ATTEMPTS = 3
 """A batch refused this many times by an unexpected error reply is set aside on disk."""
 SPILL_LINE_HITS = 50
 """Hits per journal line of a spill: a disk that fills up mid-spill keeps every whole line."""
-OUTAGE_LOG_SECONDS = 60.0
-"""The start of an outage is logged at most this often (a flapping Redis), dropped hits once per this."""
 
 
 @dataclasses.dataclass
@@ -100,15 +99,7 @@ class BufferedRecorder:
         self._drops: dict[tuple[str, str, date], Counter] = {}  # turned away at once, written with the next batch
         self.failing: RedisReplyError | Unconfirmed | None = None
         """The error reply Redis gave the last write, or its unconfirmed batch, until a write succeeds (for /readyz)."""
-        self._outage_since: float | None = None   # monotonic start of the current outage
-        self._outage_logged = False               # its start was logged (so its end will be)
-        self._outage_last_log = -OUTAGE_LOG_SECONDS
-        self._outage_why = ""
-        self._recovered = 0                       # hits written since the outage's first good write
-        self._backlog: int | None = None          # hits buffered when the first write after it succeeded
-        self._outage_ended = 0.0                  # monotonic time of that write
-        self._dropped = 0                         # dropped on a full buffer, not yet logged
-        self._dropped_last_log = -OUTAGE_LOG_SECONDS
+        self.outages = OutageLog(lambda: self._size, max_buffered_hits)
         atexit.register(self.close)
 
     # --- the handler side ----------------------------------------------------------------
@@ -135,7 +126,7 @@ class BufferedRecorder:
         with self._lock:
             if self._size >= self.max_buffered_hits:
                 metrics.hits(Outcome.DROPPED).inc()
-                self._dropped += 1
+                self.outages.dropped()
                 return Outcome.DROPPED
             if batch is not None:
                 self._batches.append(batch)
@@ -196,47 +187,11 @@ class BufferedRecorder:
         return int(sum(sample.value for metric in merged if metric.name == "va_buffer_hits"
                        for sample in metric.samples))
 
-    # --- outages and drops in the log ------------------------------------------------------
-
     def _outage(self, exc: StorageUnavailable) -> None:
-        """A write failed for want of Redis (or of a replica's confirmation): note when the outage began."""
+        """A write failed for want of Redis (or of a replica's confirmation)."""
         if isinstance(exc, Unconfirmed):
             self.failing = exc
-        if self._outage_since is None:
-            with self._lock:
-                if self._outage_since is None:
-                    self._outage_since, self._outage_logged, self._recovered = time.monotonic(), False, 0
-                    self._backlog = None
-                    self._outage_why = exc.redis_message if isinstance(exc, Unconfirmed) else "no answer"
-            self._report()
-
-    def _report(self) -> None:
-        """Log an outage's start (at most once a minute) and the hits dropped since the last line."""
-        now = time.monotonic()
-        if self._outage_since is not None and not self._outage_logged \
-                and now - self._outage_last_log >= OUTAGE_LOG_SECONDS:
-            with self._lock:
-                if self._outage_logged:
-                    return
-                self._outage_logged, self._outage_last_log = True, now
-            log.warning("Redis stopped answering (%s): %d hits buffered in this worker, written when it is back",
-                        self._outage_why, self._size, extra={"buffered_hits": self._size})
-        if self._dropped and now - self._dropped_last_log >= OUTAGE_LOG_SECONDS:
-            with self._lock:
-                dropped, self._dropped, self._dropped_last_log = self._dropped, 0, now
-            log.warning("%d hits dropped: the buffer is full (MAX_BUFFERED_HITS %d) while Redis is away",
-                        dropped, self.max_buffered_hits, extra={"dropped_hits": dropped})
-
-    def _outage_over(self) -> None:
-        """Everything buffered is written (or nothing waits): log the end of the outage, if its start was."""
-        with self._lock:
-            since, self._outage_since, self._backlog = self._outage_since, None, None
-            recovered, self._recovered = self._recovered, 0
-        if since is not None and self._outage_logged:
-            lasted = max(self._outage_ended, since) - since if self._outage_ended else time.monotonic() - since
-            log.warning("Redis answers again after %.1f s: %d buffered hits written, %d waiting", lasted, recovered,
-                        self._size, extra={"outage_seconds": round(lasted, 1), "written_hits": recovered})
-        self._outage_ended = 0.0
+        self.outages.failed(exc)
 
     # --- the flusher ---------------------------------------------------------------------
 
@@ -258,14 +213,10 @@ class BufferedRecorder:
             try:
                 self.flush_once()
                 pause = 0.0
-                if self._outage_since is not None and self._backlog is None:
-                    self._backlog = self._recovered + self._size  # the outage's hits: logged once written
-                    self._outage_ended = time.monotonic()
-                if self._outage_since is not None and self._recovered >= self._backlog:
-                    self._outage_over()
+                self.outages.flushed()
             except StorageUnavailable as exc:
                 self._outage(exc)
-                self._backlog = None  # the outage goes on
+                self.outages.flush_failed()
                 pause = min(RETRY_MAX_SECONDS, max(0.05, pause * 2))
             except RedisReplyError as exc:
                 self._refused(exc)
@@ -274,7 +225,7 @@ class BufferedRecorder:
                 log.exception("flushing buffered hits failed")
                 self._refused(exc)  # a batch that always fails must not stop every batch behind it
                 pause = RETRY_MAX_SECONDS
-            self._report()
+            self.outages.report()
 
     def flush_once(self) -> int:
         """Write every waiting batch and hit; answer how many were written, or raise."""
@@ -320,8 +271,7 @@ class BufferedRecorder:
             self._note_all(batch.hits, outcomes)
             if batch.replayed:
                 metrics.REPLAYED.inc(len(batch.hits))
-            if self._outage_since is not None:
-                self._recovered += len(batch.hits)
+            self.outages.wrote(len(batch.hits))
             self._done(batch, batch.size)
             written += len(batch.hits)
 
@@ -416,12 +366,11 @@ class BufferedRecorder:
             return
         if not self.flush(timeout_seconds):
             self.spill()
-        elif self._outage_since is not None:
-            self._outage_over()
+        elif self.outages.since is not None:
+            self.outages.over()
         self._closed = True
         self._wake.set()
-        self._dropped_last_log = -OUTAGE_LOG_SECONDS
-        self._report()  # the drops of the last minute
+        self.outages.closing()  # the drops of the last minute
 
     def spill(self) -> Path | None:
         """Write the waiting hits to a journal file that the next start replays."""
