@@ -265,3 +265,16 @@ def test_a_site_leaving_its_group_leaves_its_members(client):
     assert client.get("/api/v1/groups/huyen/counters").get_json()["sites"] == 1
     assert client.delete("/api/v1/sites/a2", headers=ADMIN).status_code == 204
     assert client.get("/api/v1/groups/huyen/counters").status_code == 404
+
+
+def test_the_operator_screen_names_groups_by_their_label(client):
+    """A group with a label shows it (with its id) in the operator screen's group totals."""
+    from .helpers import ADMIN
+    from .test_dashboard import sign_in
+
+    client.put("/api/v1/groups/tinh-ben-tre", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Tỉnh Bến Tre"},
+               headers=ADMIN)
+    client.put("/api/v1/sites/bentre", json={"domains": ["bentre.gov.vn"], "group": "tinh-ben-tre"}, headers=ADMIN)
+    assert sign_in(client).status_code == 303
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Tỉnh Bến Tre" in page and "(tinh-ben-tre)" in page

@@ -38,8 +38,9 @@ def listing(principal) -> tuple[list[dict], list[dict], dict, dict, dict]:
     for row in everyone:
         if row["group"]:
             groups.setdefault(row["group"], []).append(row)
-    group_totals = {name: {"sites": len(members), **report.sums(members, NUMBERS)}
-                    for name, members in sorted(groups.items())}
+    names = sorted(groups)
+    group_totals = {name: {"sites": len(groups[name]), "label": label, **report.sums(groups[name], NUMBERS)}
+                    for name, label in zip(names, store().group_labels(names))}
     return rows, everyone, report.sums(everyone, NUMBERS), group_totals, {s.id: s for s in sites}
 
 

@@ -43,6 +43,16 @@ class GroupsMixin:
         settings = {k.decode(): v.decode() for k, v in config.items()} if config else None
         return settings, sorted(m.decode() for m in members)
 
+    def group_labels(self, groups: list[str]) -> list[str]:
+        """The label of each group ('' for none): one round trip."""
+        if not groups:
+            return []
+        with redis_errors("site", self.log_reply_error):
+            pipe = self.redis.pipeline(transaction=False)
+            for group in groups:
+                pipe.hget(keys.group_config(group), "label")
+            return [label.decode() if label else "" for label in pipe.execute()]
+
     def group_zones(self, groups: list[str]) -> list[str | None]:
         """The zone of each group (None for one whose settings were never set): one round trip."""
         with redis_errors("site", self.log_reply_error):
