@@ -95,4 +95,7 @@ def test_flood_from_one_address_is_held_across_two_workers(redis_url, tmp_path, 
     # A worker answers 429 from the moment its batch comes back refused (at most one flush later).
     assert refused and all(retry and 1 <= int(retry) <= 60 for retry in refused)
     time.sleep(0.5)
-    assert wait_for_total(base, "travinh", 100)["total"]["pageviews"] == 100 * minutes
+    counted = wait_for_total(base, "travinh", 100)["total"]["pageviews"]
+    # Within one clock minute exactly the limit; a run that straddles two may count up to the limit in
+    # the second minute too (only the hits sent after the turn, however few).
+    assert counted == 100 if minutes == 1 else 100 < counted <= 100 * minutes, (counted, minutes)

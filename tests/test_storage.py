@@ -31,7 +31,8 @@ def simulate_days(client, days=DAYS, visitors=3):
 
 
 def test_400_days_keep_keys_bounded(client, redis_client):
-    """After 400 days only the compact monthly history grows; every other key expires within days."""
+    """After 400 days only the compact monthly history grows; every other key expires: within days, or the
+    documented 33 days (a day's pages) and DETAIL_DAYS (its sources and devices)."""
     c = simulate_days(client)
     assert (c["total"]["visits"], c["total"]["pageviews"]) == (DAYS * 3, DAYS * 6), c["total"]
     # Visitors are HyperLogLog estimates (the SPEC allows ±1%): two of a day's three visitors
@@ -48,8 +49,13 @@ def test_400_days_keep_keys_bounded(client, redis_client):
     # most the rest of its day plus two days, whenever it was written.
     page_days = {k: redis_client.ttl(k) for k in site_keys if ":pg:d:" in k}
     assert all(0 < ttl <= (keys.PAGE_DAYS_KEPT + 1) * 86400 for ttl in page_days.values()), page_days
+    # A day's sources and devices live DETAIL_DAYS past the day (the year view): four small hashes a day.
+    detail = {k: redis_client.ttl(k) for k in site_keys if k.split(":")[2] in keys.DETAILS}
+    detail_days = client.application.extensions["settings"].DETAIL_DAYS
+    assert all(0 < ttl <= (detail_days + 1) * 86400 for ttl in detail.values()), detail
+    assert len(detail) <= len(keys.DETAILS) * DAYS
     long_lived = {k: redis_client.ttl(k) for k in site_keys
-                  if k not in forever and k not in page_days and redis_client.ttl(k) > 3 * 86400}
+                  if k not in forever and k not in page_days and k not in detail and redis_client.ttl(k) > 3 * 86400}
     assert not long_lived, long_lived
     # Salts (today's and tomorrow's, for any zone) live under five days: old hashes cannot be recomputed.
     salts = {k: redis_client.ttl(k) for k in redis_client.keys("va:salt:*")}

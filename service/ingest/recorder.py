@@ -100,6 +100,8 @@ class BufferedRecorder:
         self.failing: RedisReplyError | Unconfirmed | None = None
         """The error reply Redis gave the last write, or its unconfirmed batch, until a write succeeds (for /readyz)."""
         self.outages = OutageLog(lambda: self._size, max_buffered_hits)
+        self.thread_name = f"hit-flusher-{secrets.token_hex(3)}"
+        """The flusher thread's name: its log lines say which recorder wrote them (tests run many apps)."""
         atexit.register(self.close)
 
     # --- the handler side ----------------------------------------------------------------
@@ -202,7 +204,7 @@ class BufferedRecorder:
     def _ensure_flusher(self) -> None:
         # Runs for every buffered hit: no os.getpid() here (a fork resets _thread, _forked above).
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="hit-flusher", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
