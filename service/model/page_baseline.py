@@ -19,8 +19,11 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
+from . import json_stream
 from .page_urls import MAX_PATH_CHARS, page_key
 
+MAX_JSON_DEPTH = 8
+"""Deepest nesting a page baseline's JSON may have ({"pages": {path: views}} needs two levels)."""
 MAX_ROWS = 1_000_000
 """Most rows one import may carry."""
 MAX_VIEWS = 10**12
@@ -78,20 +81,10 @@ def _bounded_lines(text: Iterable[str]) -> Iterator[str]:
 def json_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"entry\", number, path, views) of ``{"pages": {path: views, ...}}``, parsed as it streams."""
     try:
-        for number, (path, views) in enumerate(ijson.kvitems(_Reader(stream), "pages", use_float=True), 1):
+        for number, (path, views) in enumerate(json_stream.members(stream, "pages", "map", MAX_JSON_DEPTH), 1):
             yield "entry", number, path, views
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not {{\"pages\": {{path: views}}}} JSON: {str(exc)[:200]}") from None
-
-
-class _Reader:
-    """ijson probes its input with read(0), which werkzeug's request stream takes for a client gone."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return b"" if size == 0 else self.stream.read(size)
 
 
 def run_import(rows: Iterable[tuple[str, int, object, object]], page_params: tuple[str, ...],

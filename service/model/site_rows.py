@@ -15,8 +15,11 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
+from . import json_stream
 from .sites import MAX_DOMAINS, Site, valid_site_id
 
+MAX_JSON_DEPTH = 8
+"""Deepest nesting a sites import's JSON may have ({"sites": [{"domains": [...]}]} needs four levels)."""
 MAX_ROWS = 10_000
 """Most rows one import may carry; the rest are reported as one error and not read."""
 MAX_LINE_CHARS = 64 + MAX_DOMAINS * 256 + 128
@@ -89,7 +92,7 @@ def _bounded(text) -> Iterator[str]:
 def json_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of ``{"sites": [{"site", "domains", "timezone", "group"}, ...]}``, parsed as they stream."""
     try:
-        for number, entry in enumerate(ijson.items(_Reader(stream), "sites.item", use_float=True), 1):
+        for number, (_, entry) in enumerate(json_stream.members(stream, "sites", "array", MAX_JSON_DEPTH), 1):
             if not isinstance(entry, dict):
                 yield Row(number, None, problem=("bad_row", "each entry must be an object"))
                 continue
@@ -99,16 +102,6 @@ def json_rows(stream: IO[bytes]) -> Iterator[Row]:
             yield Row(number, entry.get("site"), body)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not {{\"sites\": [...]}} JSON: {str(exc)[:200]}") from None
-
-
-class _Reader:
-    """ijson probes its input with read(0), which werkzeug's request stream takes for a client gone."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return b"" if size == 0 else self.stream.read(size)
 
 
 def site_of(row: Row, existing: Site | None, default_timezone: str) -> Site:
