@@ -9,7 +9,6 @@ reported with their line (CSV) or entry (JSON) number.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 import tempfile
@@ -19,7 +18,7 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
-from . import json_stream
+from . import json_stream, text_lines
 from .page_urls import MAX_PATH_CHARS, page_key
 
 MAX_JSON_DEPTH = 8
@@ -54,9 +53,10 @@ class ImportReport:
 
 def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"line\", number, path, views) of a ``path,views`` CSV (UTF-8, header row optional)."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+    lines = text_lines.bounded_lines(stream, 4 * MAX_PATH_CHARS + 64, lambda: BadRequest(
+        "a CSV line is longer than any path,views row can be"))
     try:
-        for number, row in enumerate(csv.reader(_bounded_lines(text)), 1):
+        for number, row in enumerate(csv.reader(lines), 1):
             if not row or row == [""]:
                 continue
             if number == 1 and [cell.strip().lower() for cell in row[:2]] == ["path", "views"]:
@@ -69,13 +69,6 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
         raise BadRequest("the CSV is not UTF-8 text") from None
     except csv.Error as exc:
         raise BadRequest(f"the CSV cannot be read: {exc}") from None
-
-
-def _bounded_lines(text: Iterable[str]) -> Iterator[str]:
-    for line in text:
-        if len(line) > 4 * MAX_PATH_CHARS + 64:
-            raise BadRequest("a CSV line is longer than any path,views row can be")
-        yield line
 
 
 def json_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:

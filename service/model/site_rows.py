@@ -6,7 +6,6 @@ others apply. Rows are numbered from 1, the CSV's header not counted (row 1 is t
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
-from . import json_stream
+from . import json_stream, text_lines
 from .sites import MAX_DOMAINS, Site, valid_site_id
 
 MAX_JSON_DEPTH = 8
@@ -57,9 +56,9 @@ class SitesReport:
 
 def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of a ``site,domains,timezone,group`` CSV (UTF-8, header first, domains space-separated)."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
     try:
-        reader = csv.reader(_bounded(text))
+        reader = csv.reader(text_lines.bounded_lines(stream, MAX_LINE_CHARS, lambda: BadRequest(
+            "a CSV line is longer than any site row can be")))
         header = next(reader, None)
         names = [cell.strip().lower() for cell in header or ()]
         if not names or "site" not in names or "domains" not in names or set(names) - set(CSV_HEADER):
@@ -80,13 +79,6 @@ def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
         raise BadRequest("the CSV is not UTF-8 text") from None
     except csv.Error as exc:
         raise BadRequest(f"the CSV cannot be read: {exc}") from None
-
-
-def _bounded(text) -> Iterator[str]:
-    for line in text:
-        if len(line) > MAX_LINE_CHARS:
-            raise BadRequest("a CSV line is longer than any site row can be")
-        yield line
 
 
 def json_rows(stream: IO[bytes]) -> Iterator[Row]:
