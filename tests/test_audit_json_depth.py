@@ -67,3 +67,20 @@ def test_json_imports_still_read_their_rows(client):
     report = pages.get_json()
     assert (report["rows_read"], report["imported"], report["rejected"]) == (3, 2, 1)
     assert report["rejections"][0]["entry"] == 2
+
+
+def test_one_wide_value_is_refused_before_it_is_built(client):
+    """A path's views sent as one list of a million floats: built whole, ~12 bytes of memory per body
+    byte (a 100 MiB body, well under the 256 MiB limit, is past the image's 1 GiB memory limit)."""
+    add_site(client)
+    headers = _site_token(client)
+    body = b'{"pages": {"/a": [' + b"1.5," * 2**20 + b'1]}}'
+    status, peak = _peak(lambda: client.put("/api/v1/sites/travinh/pages/baseline", data=body,
+                                            content_type="application/json", headers=headers))
+    assert status == 400
+    assert peak < PEAK_LIMIT, f"{peak / 2**20:.0f} MiB for {len(body)} bytes"
+    wide_site = b'{"sites": [{"site": "a", "domains": [' + b'"a.vn",' * 2**19 + b'"b.vn"]}]}'
+    status, peak = _peak(lambda: client.put("/api/v1/sites", data=wide_site, content_type="application/json",
+                                            headers=ADMIN))
+    assert status == 400
+    assert peak < PEAK_LIMIT, f"{peak / 2**20:.0f} MiB for {len(wide_site)} bytes"

@@ -29,10 +29,13 @@ class _Reader:
         return b"" if size == 0 else self.stream.read(size)
 
 
-def members(stream: IO[bytes], field: str, kind: str, max_depth: int) -> Iterator[tuple[str | None, object]]:
+def members(stream: IO[bytes], field: str, kind: str, max_depth: int,
+            max_member_events: int) -> Iterator[tuple[str | None, object]]:
     """(key, value) of each member of the top-level object's ``field`` when it is a ``kind`` ('map':
     an object; 'array': key None); anything else in the body is read and skipped. Raises ValueError
-    (or ijson.JSONError) for broken JSON or nesting deeper than ``max_depth``."""
+    (or ijson.JSONError) for broken JSON, nesting deeper than ``max_depth``, or a member that is a
+    container of more than ``max_member_events`` values (built whole, it would hold the body many
+    times over in memory: 32 MiB of ``1.5,`` in one list is 350 MiB of floats)."""
     level, top_key, inside, key = 0, None, False, None
     builder, nest = None, 0
     for event, value in ijson.basic_parse(_Reader(stream), use_float=True):
@@ -45,6 +48,9 @@ def members(stream: IO[bytes], field: str, kind: str, max_depth: int) -> Iterato
         if builder is not None:  # inside a member that is itself a container
             builder.event(event, value)
             nest += 1 if event in STARTS else -1 if event in ENDS else 0
+            built += 1
+            if built > max_member_events:
+                raise ValueError(f"an entry holds more than {max_member_events} values")
             if nest == 0:
                 yield key, builder.value
                 builder = None
@@ -55,7 +61,7 @@ def members(stream: IO[bytes], field: str, kind: str, max_depth: int) -> Iterato
             elif event == "map_key":
                 key = value
             elif event in STARTS:
-                builder, nest = ObjectBuilder(), 1
+                builder, nest, built = ObjectBuilder(), 1, 0
                 builder.event(event, value)
             else:
                 yield key, value

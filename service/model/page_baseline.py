@@ -74,7 +74,7 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
 def json_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"entry\", number, path, views) of ``{"pages": {path: views, ...}}``, parsed as it streams."""
     try:
-        for number, (path, views) in enumerate(json_stream.members(stream, "pages", "map", MAX_JSON_DEPTH), 1):
+        for number, (path, views) in enumerate(json_stream.members(stream, "pages", "map", MAX_JSON_DEPTH, 100), 1):
             yield "entry", number, path, views
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not {{\"pages\": {{path: views}}}} JSON: {str(exc)[:200]}") from None

@@ -19,6 +19,8 @@ from .sites import MAX_DOMAINS, Site, valid_site_id
 
 MAX_JSON_DEPTH = 8
 """Deepest nesting a sites import's JSON may have ({"sites": [{"domains": [...]}]} needs four levels)."""
+MAX_ENTRY_VALUES = 4 * MAX_DOMAINS + 200
+"""Most JSON values one site entry may hold (its fields, a hundred domains, twenty page parameters)."""
 MAX_ROWS = 10_000
 """Most rows one import may carry; the rest are reported as one error and not read."""
 MAX_LINE_CHARS = 64 + MAX_DOMAINS * 256 + 128
@@ -84,7 +86,7 @@ def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
 def json_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of ``{"sites": [{"site", "domains", "timezone", "group"}, ...]}``, parsed as they stream."""
     try:
-        for number, (_, entry) in enumerate(json_stream.members(stream, "sites", "array", MAX_JSON_DEPTH), 1):
+        for number, (_, entry) in enumerate(json_stream.members(stream, "sites", "array", MAX_JSON_DEPTH, MAX_ENTRY_VALUES), 1):
             if not isinstance(entry, dict):
                 yield Row(number, None, problem=("bad_row", "each entry must be an object"))
                 continue
