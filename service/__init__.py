@@ -66,6 +66,8 @@ def create_app(config: dict | None = None) -> Flask:
     if settings.TRUSTED_PROXIES:
         # x_proto too: behind an HTTPS proxy the dashboard's cookies are marked Secure.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
+    else:
+        logs.warn_if_behind_an_unknown_proxy(app)
 
     for blueprint in (ingest.bp, counters.bp, pages.bp, admin.bp, shares.bp, tokens.bp, breakdowns.bp, ops.bp,
                       docs.bp, embeds.bp, dashboard.bp, groups.admin_bp, groups.bp):

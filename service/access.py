@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import ipaddress
 from datetime import datetime
 from typing import NamedTuple
 
@@ -151,10 +152,28 @@ def still_valid(principal: Principal, credential: dict | None, now: datetime) ->
     return not expired
 
 
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is its /64: one subscriber holds at least that many addresses and could otherwise
+take a fresh one for every few attempts."""
+
+
+def client_of(address: str) -> str:
+    """What the attempt limits count as one client: the address, or an IPv6 address's /64."""
+    try:
+        parsed = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+
+
 def address_key(settings, address: str) -> str:
     """A client address as the attempt counters store it: keyed, so Redis never holds the address."""
     secret = (settings.SECRET_KEY or settings.ADMIN_TOKEN or "visitor-analytics").encode()
-    return hmac.new(secret, b"auth-failures\0" + address.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, b"auth-failures\0" + client_of(address).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def refuse_if_guessing(settings, store, address: str, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -53,7 +54,12 @@ def json_body() -> object:
     raw = request.get_data(cache=False)
     if not raw:
         raise BadRequest("body must be JSON (Content-Type: application/json)")
-    return parse_json(raw)
+    body = parse_json(raw)
+    try:  # JSON's "\ud800" escape (a lone surrogate) decodes, but no UTF-8 can carry it to Redis
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise BadRequest("body has text that is not Unicode (a lone \\uD800-\\uDFFF escape)") from None
+    return body
 
 
 @bp.put("/<site_id>")

@@ -25,8 +25,20 @@ def for_operators() -> bool:
     """Whether this request may see ops details: it carries the operator's bearer token, or comes
     from a METRICS_ALLOW network (loopback and private ranges by default)."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and access.operator_token_matches(settings(), given):
-        return True
+    if scheme.lower() == "bearer" and given.strip():
+        # A guess here counts like one on the API (else /readyz and /metrics would be an unlimited
+        # oracle for ADMIN_TOKEN); with Redis away the limit is not known, and the details still go out.
+        address = request.remote_addr or ""
+        try:
+            access.refuse_if_guessing(settings(), store(), address, clock())
+        except (StorageUnavailable, RedisReplyError):
+            pass
+        if access.operator_token_matches(settings(), given):
+            return True
+        try:
+            access.failed(settings(), store(), address, clock(), "bearer")
+        except (StorageUnavailable, RedisReplyError):
+            pass
     try:
         address = ipaddress.ip_address((request.remote_addr or "").partition("%")[0])
     except ValueError:

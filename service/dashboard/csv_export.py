@@ -10,10 +10,11 @@ from flask import Response
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these runs as a formula in a spreadsheet (CSV injection)."""
-FORMULA_PART = re.compile(r"""(^|[,;\t])([\s"']*)(?=[=+\-@\t\r])""")
+FORMULA_PART = re.compile(r"""(^|[,;\t\r\n])([\s"']*)(?=[=+\-@\t\r])""")
 """The start of the cell, or of a part of it after a list separator (``,``, ``;`` or tab: a
-spreadsheet set to another separator may split the cell there), followed by a formula character
-(after blanks and quotes, which importers strip)."""
+spreadsheet set to another separator may split the cell there) or a line break (with another
+separator the quotes no longer hold the cell, and the rest of it begins a row), followed by a
+formula character (after blanks and quotes, which importers strip)."""
 
 
 def cell(value) -> str | int:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..access import Action, Principal
+from ..access import Action, Principal, client_of
 
 SESSION_COOKIE = "va_session"
 """Names a session kept in Redis (signed): its id, role and credential; the rest is on the server."""
@@ -35,7 +35,7 @@ def signing_key(settings) -> bytes | None:
 
 def hashed_address(key: bytes, address: str) -> str:
     """A client address as the sign-in limit stores it: keyed, so Redis never holds the address."""
-    return hmac.new(key, ADDRESS_LABEL + b"\0" + address.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, ADDRESS_LABEL + b"\0" + client_of(address).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @dataclasses.dataclass(frozen=True)

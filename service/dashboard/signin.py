@@ -106,5 +106,10 @@ def open_share(secret: str):
                         label=record.get("label", ""), action=request.path)
     elif current is not None:
         return redirect(url_for("dashboard.site_screen", site_id=parts[0]), 303)  # that share's session already
+    # Each opening makes a session in Redis (kept DASHBOARD_SESSION_HOURS): a sign-in, limited per
+    # address like the form, or one client looping on a forwarded link would fill Redis.
+    address = hashed_address(signing_key(settings()), request.remote_addr or "")
+    if store().count_signin_attempt(address, clock()) > settings().DASHBOARD_SIGNIN_PER_MINUTE:
+        return page("dashboard/error.html", 429, message=g.words("too_many")), {"Retry-After": "60"}
     viewer = new_viewer(clock(), site=parts[0], share=parts[1], label=record.get("label", ""))
     return set_session(redirect(url_for("dashboard.site_screen", site_id=parts[0]), 303), viewer, signer)

@@ -53,7 +53,8 @@ def claimed_hosts(beacon: Beacon, facts: RequestFacts) -> tuple[str, ...]:
     """
     if facts.origin is None:
         return (beacon.host,)
-    return (beacon.host, origin_host(facts.origin))
+    # An Origin longer than any host and scheme can be is junk, and never cached (4,096 of 8 KiB: 31 MiB).
+    return (beacon.host, origin_host(facts.origin) if len(facts.origin) <= 300 else "")
 
 
 @functools.lru_cache(maxsize=4096)  # a site's hits come from its few origins; made-up ones just pass through

@@ -9,7 +9,6 @@ reported with their line (CSV) or entry (JSON) number.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 import tempfile
@@ -19,8 +18,11 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
+from . import json_stream, text_lines
 from .page_urls import MAX_PATH_CHARS, page_key
 
+MAX_JSON_DEPTH = 8
+"""Deepest nesting a page baseline's JSON may have ({"pages": {path: views}} needs two levels)."""
 MAX_ROWS = 1_000_000
 """Most rows one import may carry."""
 MAX_VIEWS = 10**12
@@ -51,9 +53,10 @@ class ImportReport:
 
 def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"line\", number, path, views) of a ``path,views`` CSV (UTF-8, header row optional)."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+    lines = text_lines.bounded_lines(stream, 4 * MAX_PATH_CHARS + 64, lambda: BadRequest(
+        "a CSV line is longer than any path,views row can be"))
     try:
-        for number, row in enumerate(csv.reader(_bounded_lines(text)), 1):
+        for number, row in enumerate(csv.reader(lines), 1):
             if not row or row == [""]:
                 continue
             if number == 1 and [cell.strip().lower() for cell in row[:2]] == ["path", "views"]:
@@ -68,30 +71,13 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
         raise BadRequest(f"the CSV cannot be read: {exc}") from None
 
 
-def _bounded_lines(text: Iterable[str]) -> Iterator[str]:
-    for line in text:
-        if len(line) > 4 * MAX_PATH_CHARS + 64:
-            raise BadRequest("a CSV line is longer than any path,views row can be")
-        yield line
-
-
 def json_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"entry\", number, path, views) of ``{"pages": {path: views, ...}}``, parsed as it streams."""
     try:
-        for number, (path, views) in enumerate(ijson.kvitems(_Reader(stream), "pages", use_float=True), 1):
+        for number, (path, views) in enumerate(json_stream.members(stream, "pages", "map", MAX_JSON_DEPTH, 100), 1):
             yield "entry", number, path, views
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not {{\"pages\": {{path: views}}}} JSON: {str(exc)[:200]}") from None
-
-
-class _Reader:
-    """ijson probes its input with read(0), which werkzeug's request stream takes for a client gone."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return b"" if size == 0 else self.stream.read(size)
 
 
 def run_import(rows: Iterable[tuple[str, int, object, object]], page_params: tuple[str, ...],

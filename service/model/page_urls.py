@@ -39,8 +39,15 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+CACHED_URL_CHARS = 512
+"""Page URLs longer than this are normalized afresh each time, never cached: the caches below are
+bounded in entries, and 16,384 invented URLs of 2,048 characters held 46 MiB a worker in them."""
+
+
 def page_key(url_or_path: str, page_params: tuple[str, ...] = ()) -> str:
     """The normalized page of a page URL or a raw path (``/a?id=2``), by the module's rule."""
+    if len(url_or_path) > CACHED_URL_CHARS:
+        return _page_key.__wrapped__(url_or_path, tuple(page_params))
     return _page_key(url_or_path, tuple(page_params))
 
 
@@ -102,10 +109,16 @@ def _encode(text: str, safe: str) -> str:
                    else quote(ch, safe=safe) for ch in text)
 
 
-@functools.lru_cache(maxsize=16384)  # one entry per page URL, like page_key's
 def page_link(url_or_path: str, page: str, page_params: tuple[str, ...] = ()) -> str:
     """The path a link to ``page`` should use: as the portal spells it, with only the page_params
     of its query; '' when that is ``page`` itself (the common case: nothing to store)."""
+    if len(url_or_path) > CACHED_URL_CHARS:
+        return _page_link.__wrapped__(url_or_path, page, page_params)
+    return _page_link(url_or_path, page, page_params)
+
+
+@functools.lru_cache(maxsize=16384)  # one entry per page URL, like page_key's
+def _page_link(url_or_path: str, page: str, page_params: tuple[str, ...] = ()) -> str:
     if url_or_path.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in url_or_path[:10]:
         parts = urlsplit(url_or_path)
         path, query = parts.path or "/", parts.query

@@ -6,7 +6,6 @@ others apply. Rows are numbered from 1, the CSV's header not counted (row 1 is t
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 from collections.abc import Iterator
@@ -15,8 +14,13 @@ from typing import IO
 import ijson
 
 from ..errors import BadRequest
+from . import json_stream, text_lines
 from .sites import MAX_DOMAINS, Site, valid_site_id
 
+MAX_JSON_DEPTH = 8
+"""Deepest nesting a sites import's JSON may have ({"sites": [{"domains": [...]}]} needs four levels)."""
+MAX_ENTRY_VALUES = 4 * MAX_DOMAINS + 200
+"""Most JSON values one site entry may hold (its fields, a hundred domains, twenty page parameters)."""
 MAX_ROWS = 10_000
 """Most rows one import may carry; the rest are reported as one error and not read."""
 MAX_LINE_CHARS = 64 + MAX_DOMAINS * 256 + 128
@@ -54,9 +58,9 @@ class SitesReport:
 
 def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of a ``site,domains,timezone,group`` CSV (UTF-8, header first, domains space-separated)."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
     try:
-        reader = csv.reader(_bounded(text))
+        reader = csv.reader(text_lines.bounded_lines(stream, MAX_LINE_CHARS, lambda: BadRequest(
+            "a CSV line is longer than any site row can be")))
         header = next(reader, None)
         names = [cell.strip().lower() for cell in header or ()]
         if not names or "site" not in names or "domains" not in names or set(names) - set(CSV_HEADER):
@@ -79,17 +83,10 @@ def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
         raise BadRequest(f"the CSV cannot be read: {exc}") from None
 
 
-def _bounded(text) -> Iterator[str]:
-    for line in text:
-        if len(line) > MAX_LINE_CHARS:
-            raise BadRequest("a CSV line is longer than any site row can be")
-        yield line
-
-
 def json_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of ``{"sites": [{"site", "domains", "timezone", "group"}, ...]}``, parsed as they stream."""
     try:
-        for number, entry in enumerate(ijson.items(_Reader(stream), "sites.item", use_float=True), 1):
+        for number, (_, entry) in enumerate(json_stream.members(stream, "sites", "array", MAX_JSON_DEPTH, MAX_ENTRY_VALUES), 1):
             if not isinstance(entry, dict):
                 yield Row(number, None, problem=("bad_row", "each entry must be an object"))
                 continue
@@ -99,16 +96,6 @@ def json_rows(stream: IO[bytes]) -> Iterator[Row]:
             yield Row(number, entry.get("site"), body)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not {{\"sites\": [...]}} JSON: {str(exc)[:200]}") from None
-
-
-class _Reader:
-    """ijson probes its input with read(0), which werkzeug's request stream takes for a client gone."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return b"" if size == 0 else self.stream.read(size)
 
 
 def site_of(row: Row, existing: Site | None, default_timezone: str) -> Site:

@@ -65,3 +65,28 @@ def register(app: Flask) -> None:
                 "not_counted": response.headers.get("X-Not-Counted"),
             })
         return response
+
+
+def warn_if_behind_an_unknown_proxy(app) -> None:
+    """With TRUSTED_PROXIES=0, warn once per process when a proxy on our own network forwards a request:
+    every reader is then seen at the proxy's address, so the per-address limits are shared by all of
+    them (ten wrong tokens a minute from anyone would refuse every operator and webmaster)."""
+    import ipaddress
+
+    from flask import request
+
+    warned = []
+
+    @app.before_request
+    def proxy_without_trusted_proxies():
+        if warned or not (request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded")):
+            return
+        try:
+            peer = ipaddress.ip_address((request.remote_addr or "").partition("%")[0])
+        except ValueError:
+            return
+        if peer.is_private or peer.is_loopback:
+            warned.append(True)
+            log.warning("a proxy forwards requests (X-Forwarded-For) but TRUSTED_PROXIES is 0: every reader is "
+                        "seen at the proxy's address and shares its limits (failed tokens, sign-ins, hits per "
+                        "address); set TRUSTED_PROXIES to the number of proxies in front of the service")

@@ -1,0 +1,68 @@
+"""Audit: opening a share link makes a server-side session; nothing bounded how many.
+
+Each GET /dashboard/share/<secret> without a cookie made a new session (~610 bytes of Redis, kept
+DASHBOARD_SESSION_HOURS): one client looping on a link that was forwarded to the press could make
+about 900 a second from a test client, 26 GB in the 12 hours a session lives, until Redis refuses
+writes (noeviction) and no hit is counted; GET /api/v1/sessions then reads them all in one go. A
+share opening is a sign-in: it now counts against DASHBOARD_SIGNIN_PER_MINUTE per address, as the
+sign-in form does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import pytest
+
+from service import create_app
+
+from .helpers import ADMIN, add_site
+
+NOW = datetime(2026, 11, 28, 5, 0, 10, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock(NOW)
+
+
+@pytest.fixture
+def app(app_config, clock):
+    return create_app({**app_config, "CLOCK": clock})
+
+
+def test_one_address_cannot_mint_share_sessions_without_bound(app, redis_client, clock):
+    client = app.test_client()
+    add_site(client)
+    share = client.post("/api/v1/sites/travinh/shares", json={"label": "press"}, headers=ADMIN).get_json()
+    path = urlsplit(share["url"]).path
+    limit = app.extensions["settings"].DASHBOARD_SIGNIN_PER_MINUTE
+    answers = [app.test_client().get(path, environ_base={"REMOTE_ADDR": "198.51.100.7"}) for _ in range(50)]
+    assert sum(r.status_code == 303 for r in answers) == limit
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(refused) == 50 - limit and refused[0].headers["Retry-After"]
+    assert redis_client.zcard("va:sessions") == limit
+    # Another reader still gets in; the first one does again the next minute.
+    assert app.test_client().get(path, environ_base={"REMOTE_ADDR": "198.51.100.8"}).status_code == 303
+    clock.now += timedelta(minutes=1)
+    assert app.test_client().get(path, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 303
+
+
+def test_a_reader_with_the_share_session_already_is_not_counted(app, clock):
+    client = app.test_client()
+    add_site(client)
+    share = client.post("/api/v1/sites/travinh/shares", json={}, headers=ADMIN).get_json()
+    path = urlsplit(share["url"]).path
+    reader = app.test_client()
+    assert reader.get(path, environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 303
+    for _ in range(30):  # the same browser following the link again: its session already, no new one
+        assert reader.get(path, environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 303
