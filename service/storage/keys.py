@@ -52,8 +52,10 @@ key                                   type    content / lifetime
                                               ``<channel>|<name>`` (names only: a search
                                               engine's or network's, a referrer's host, a
                                               utm_source), at most SOURCES_PER_DAY fields, then
-                                              ``<channel>|(other)``; expires DETAIL_DAYS after
-                                              the day ends
+                                              ``<channel>|(other)``; once the day is past, its
+                                              top DETAIL_KEPT_PER_PAST_DAY names (the rest
+                                              folded into ``(other)``); expires DETAIL_DAYS
+                                              after the day ends
 ``va:{s}:dev:<YYYY-MM-DD>``            hash    visits by ``d|<device>`` and ``a|<in-app
                                               browser>``; same lifetime
 ``va:{s}:br:<YYYY-MM-DD>``             hash    visits by browser family (SOURCES_PER_DAY names,
@@ -266,6 +268,10 @@ DETAIL = -1
 """A DayKey's keep_days that means DETAIL_DAYS (a setting), not a fixed number."""
 
 DETAILS = ("src", "dev", "br", "os")
+DETAIL_KEPT_PER_PAST_DAY = 100
+"""Names a past day's sources, browsers and OS hashes keep (the most visits); the rest are folded into
+'(other)' of their channel ('Other'), so the day still sums to its visits and a flood costs ~100 names
+a day for DETAIL_DAYS, not SOURCES_PER_DAY."""
 """Per-visit detail hashes of a local day: sources, devices and apps, browsers, OS."""
 
 
@@ -307,6 +313,9 @@ DAY_KEYS: tuple[DayKey, ...] = (
     DayKey("devices", "hash", lambda site, day: detail(site, "dev", day), DETAIL, "visits"),
     DayKey("browsers", "hash", lambda site, day: detail(site, "br", day), DETAIL, "visits"),
     DayKey("oses", "hash", lambda site, day: detail(site, "os", day), DETAIL, "visits"),
+    DayKey("sources_before", "hash", lambda site, day: detail(site, "src", day - timedelta(days=1)), written="visits"),
+    DayKey("browsers_before", "hash", lambda site, day: detail(site, "br", day - timedelta(days=1)), written="visits"),
+    DayKey("oses_before", "hash", lambda site, day: detail(site, "os", day - timedelta(days=1)), written="visits"),
 )
 """The day's keys of record_hits.lua, in KEYS order after the batch marker: add a key here and the
 script can use it by name (see storage/writes.py)."""

@@ -81,6 +81,7 @@ class WritesMixin:
                   "visitor_hits_per_minute": limits.visitor_hits_per_minute, "marker_seconds": keys.BATCH_MARKER_SECONDS,
                   "address_hits_per_minute": limits.address_hits_per_minute, "pages_per_day": limits.pages_per_day,
                   "pages_all_time": limits.pages_all_time, "sources_per_day": limits.sources_per_day,
+                  "detail_kept_per_past_day": keys.DETAIL_KEPT_PER_PAST_DAY,
                   "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY}
         calls = []
         for number, ((site, zone, day), indexes) in enumerate(groups.items()):
@@ -208,7 +209,7 @@ def pack_hits(hits: list[Hit], at_ms: list[int]) -> bytes:
 
 
 SCRIPT_ARGS = ("online_window_ms", "visit_timeout_ms", "visitor_hits_per_minute", "marker_seconds",
-               "address_hits_per_minute", "pages_per_day", "pages_all_time", "sources_per_day", "pages_kept_per_past_day", "visits_field",
+               "address_hits_per_minute", "pages_per_day", "pages_all_time", "sources_per_day", "detail_kept_per_past_day", "pages_kept_per_past_day", "visits_field",
                "pageviews_field", "visitors_field")
 """record_hits.lua's ARGV, named (``A.<name>``); then one lifetime per keys.EXPIRING_DAY_KEYS
 (``TTL.<name>``, seconds) and last the hits (``A.hits``, see pack_hits)."""

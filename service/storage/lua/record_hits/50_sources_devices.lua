@@ -35,3 +35,38 @@ if #visit_hits > 0 then
     redis.call('EXPIRE', K[name], TTL[name], 'NX')
   end
 end
+
+-- A past day only answers period totals: keep its top A.detail_kept_per_past_day names and fold the
+-- rest into '(other)' of their channel ('Other' for browsers and OS), so the day still sums to its
+-- visits and a flooded day shrinks to a few KiB for its DETAIL_DAYS. Once a day, by the first visit
+-- of the next one (a trimmed hash is at the limit, so later batches only ask its length).
+if #visit_hits > 0 then
+  local keep = tonumber(A.detail_kept_per_past_day)
+  local function fold(key, other_of)
+    if redis.call('HLEN', key) <= keep + 8 then  -- room for the channels' '(other)' fields
+      return
+    end
+    local flat = redis.call('HGETALL', key)
+    local fields = {}
+    for j = 1, #flat, 2 do
+      fields[#fields + 1] = {flat[j], tonumber(flat[j + 1])}
+    end
+    table.sort(fields, function(a, b) return a[2] > b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+    local folded, gone = {}, {}
+    for j = keep + 1, #fields do
+      local field, visits = fields[j][1], fields[j][2]
+      local other = other_of(field)
+      if field ~= other then
+        folded[other] = (folded[other] or 0) + visits
+        gone[#gone + 1] = field
+      end
+    end
+    in_chunks('HDEL', key, nil, gone)
+    for other, visits in pairs(folded) do
+      redis.call('HINCRBY', key, other, visits)
+    end
+  end
+  fold(K.sources_before, function(field) return string.match(field, '^[^|]*') .. '|(other)' end)
+  fold(K.browsers_before, function(field) return 'Other' end)
+  fold(K.oses_before, function(field) return 'Other' end)
+end
