@@ -154,7 +154,7 @@ def test_failover_then_killed_master_loses_no_answered_hit(sentinels, tmp_path, 
         # The old master rejoins as a replica (about 10 s later) and catches up; then its master dies.
         assert wait_for(lambda: in_sync(old, new), 40), "the old master did not rejoin as a replica"
         answered = traffic.counted  # the hits held while no replica could confirm them are written first
-        assert wait_for(lambda: pageviews(new) >= answered, 30), "the buffered hits were not written"
+        assert wait_for(lambda: pageviews(new) >= answered, 90), "the buffered hits were not written"
         new.send_signal(signal.SIGKILL)
         assert wait_for(lambda: sentinels.master_port() == old.port, 40), "no failover after the SIGKILL"
         time.sleep(3)
