@@ -19,11 +19,16 @@ class CredentialsMixin:
 
     def count_auth_failure(self, address: str, now: datetime) -> int:
         """Count one failed credential attempt; answer this minute's count."""
+        return self._count_in_minute(keys.auth_failures, address, now)
+
+    def _count_in_minute(self, key_of, address: str, now: datetime) -> int:
+        """INCR the counter ``key_of(address, minute)`` of this minute; answer its count."""
         seconds = int(now.timestamp())
-        key = keys.auth_failures(address, seconds // 60)
+        key = key_of(address, seconds // 60)
         with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             pipe.incr(key)
+            # Relative to the service's clock (which decides the minute), not Redis's.
             pipe.expire(key, 60 - seconds % 60 + keys.SIGNIN_KEEP_SECONDS)
             count, _ = pipe.execute()
         return int(count)
@@ -143,15 +148,7 @@ class CredentialsMixin:
 
     def count_signin_attempt(self, address: str, now: datetime) -> int:
         """Count one dashboard sign-in attempt of a hashed client address; answer this minute's count."""
-        seconds = int(now.timestamp())
-        key = keys.signin_attempts(address, seconds // 60)
-        with redis_errors("other", self.log_reply_error):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.incr(key)
-            # Relative to the service's clock (which decides the minute), not Redis's.
-            pipe.expire(key, 60 - seconds % 60 + keys.SIGNIN_KEEP_SECONDS)
-            count, _ = pipe.execute()
-        return int(count)
+        return self._count_in_minute(keys.signin_attempts, address, now)
 
     def put_share(self, site_id: str, share_id: str, record: dict) -> None:
         """Store a share link's record (its secret's hash, never the secret)."""
