@@ -64,7 +64,7 @@ def readyz():
 
 def readiness() -> tuple[dict, int]:
     """The full readiness answer and its status."""
-    buffered = recorder().instance_depth()  # every worker of this instance, not this one alone
+    buffered = metrics.buffered_in_instance(recorder().depth)  # every worker of this instance, not this one
     try:
         problems = store().server_problems()
     except StorageUnavailable:

@@ -9,20 +9,15 @@ the buffer is flushed, or spilled to a journal file that the next start replays.
 Redis answering with an error is not an outage: out of memory, a read-only replica, refused
 credentials or a server too old keep the hits waiting (and /readyz says why); any other error
 reply is retried a few times, then the batch is set aside on disk, never retried forever.
-
-An outage is logged at WARNING (outages.py) when it starts (with the hits buffered) and when it ends (how
-long, how many hits written), and hits dropped on a full buffer once a minute with their number.
+Outages and drops are logged by outages.py.
 """
 
 from __future__ import annotations
 
 import atexit
-import dataclasses
-import glob
 import logging
 import os
 import secrets
-import sys
 import threading
 import time
 from collections import Counter, deque
@@ -32,7 +27,9 @@ from pathlib import Path
 from ..ops import metrics
 from ..errors import RedisReplyError, StorageUnavailable, Unconfirmed
 from .journal import HIT_BYTES_BOUND, Journal, SpillError
+from .batches import Batch
 from .outages import OutageLog
+from ..ops.startup import gunicorn_workers
 from .address_blocks import AddressBlocks
 from ..model.hits import Hit, Outcome
 from ..storage import CounterStore
@@ -51,25 +48,6 @@ SPILL_LINE_HITS = 50
 """Hits per journal line of a spill: a disk that fills up mid-spill keeps every whole line."""
 
 
-@dataclasses.dataclass
-class Batch:
-    """Hits written together; the id stays the same across retries."""
-
-    id: str
-    hits: list[Hit]
-    replayed: bool = False
-    """Read back from the journal (counted in va_journal_replayed_hits_total once written)."""
-    size: int = dataclasses.field(init=False)
-    """Hits it holds in the buffer's count (fixed: checking sites may drop some hits)."""
-
-    def __post_init__(self):
-        self.size = len(self.hits)
-
-    @classmethod
-    def new(cls, hits: list[Hit]) -> Batch:
-        return cls(secrets.token_hex(8), hits)
-
-
 class BufferedRecorder:
     """Count hits through a bounded buffer and a background flusher."""
 
@@ -80,7 +58,7 @@ class BufferedRecorder:
         self.blocks = blocks or AddressBlocks()
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered_hits = max_buffered_hits
-        workers = _gunicorn_workers()
+        workers = gunicorn_workers()
         self.journal = Journal(journal_dir, need_bytes=max_buffered_hits * HIT_BYTES_BOUND * workers,
                                need_why=f"MAX_BUFFERED_HITS {max_buffered_hits:,} x {workers} worker(s) x "
                                         f"{HIT_BYTES_BOUND:,} B a hit at most")
@@ -172,22 +150,6 @@ class BufferedRecorder:
     def depth(self) -> int:
         """Hits waiting to be written in this process."""
         return self._size
-
-    def instance_depth(self) -> int:
-        """Hits waiting to be written in every worker of this instance (through the metrics folder)."""
-        metrics.BUFFER_DEPTH.set(self._size)  # this worker's share, fresh
-        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        if not folder:
-            return self._size
-        from prometheus_client.multiprocess import MultiProcessCollector
-
-        files = glob.glob(os.path.join(folder, "gauge_livesum_*.db"))
-        try:
-            merged = MultiProcessCollector.merge(files, accumulate=False)
-        except (OSError, ValueError):
-            return self._size  # a worker's file removed while being read: this worker's share
-        return int(sum(sample.value for metric in merged if metric.name == "va_buffer_hits"
-                       for sample in metric.samples))
 
     def _outage(self, exc: StorageUnavailable) -> None:
         """A write failed for want of Redis (or of a replica's confirmation)."""
@@ -435,12 +397,3 @@ class BufferedRecorder:
         if self._claims:
             Journal.release(self._claims)
             self._claims = []
-
-
-def _gunicorn_workers() -> int:
-    """Workers of the running gunicorn (their buffers spill into one JOURNAL_DIR), else 1."""
-    if "gunicorn" not in sys.modules:
-        return 1
-    from ..ops.startup import launch_workers
-
-    return launch_workers() or 1

@@ -85,3 +85,22 @@ def render() -> tuple[bytes, str]:
     from prometheus_client import REGISTRY
 
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def buffered_in_instance(own: int) -> int:
+    """Hits buffered in every worker of this instance, summed from the multiprocess gauge files
+    (``own``, this worker's, when there is no shared folder or a file vanished mid-read)."""
+    import glob
+    import os
+
+    BUFFER_DEPTH.set(own)  # this worker's share, fresh
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return own
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    try:
+        merged = MultiProcessCollector.merge(glob.glob(os.path.join(folder, "gauge_livesum_*.db")), accumulate=False)
+    except (OSError, ValueError):
+        return own
+    return int(sum(sample.value for metric in merged if metric.name == "va_buffer_hits" for sample in metric.samples))

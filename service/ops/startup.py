@@ -55,3 +55,10 @@ def launch_workers() -> int | None:
     except (SystemExit, ValueError):
         return None
     return args.workers or int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
+
+
+def gunicorn_workers() -> int:
+    """Workers of the running gunicorn (their buffers spill into one JOURNAL_DIR), else 1."""
+    if "gunicorn" not in sys.modules:
+        return 1
+    return launch_workers() or 1
