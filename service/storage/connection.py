@@ -1,10 +1,11 @@
 """Connect to Redis from a URL: one server, Redis Cluster or Sentinel, with bounded waits.
 
 With Sentinel the client carries a ``SentinelFollower`` (``client.va_sentinel``): the write path
-asks it, before each batch, where the master is and how many healthy replicas it has. Sentinel
-is asked at most once every MASTER_CHECK_SECONDS; when it names another master, every pooled
-connection (idle or in use) is dropped at once, so nothing more is written to the old master,
-whose writes its resync will discard.
+asks it, before each batch, where the master is and how many healthy replicas it has (as a
+majority of the sentinels see them). The sentinels are asked at most once every
+MASTER_CHECK_SECONDS; when they name another master, every pooled connection (idle or in use)
+is dropped at once, so nothing more is written to the old master, whose writes its resync will
+discard.
 """
 
 from __future__ import annotations
@@ -73,14 +74,19 @@ class SentinelFollower:
         self.check_seconds = check_seconds
         self.master: tuple[str, int] | None = None
         """The master's (host, port) as Sentinel last named it."""
-        self.replicas_up = 0
-        """Replicas of that master Sentinel last saw up (not down, not disconnected)."""
+        self.replicas_up: int | None = None
+        """Replicas of that master a majority of the sentinels saw up, or None: no majority named it."""
         self._checked = -check_seconds
         self._lock = threading.Lock()
 
-    def check(self) -> tuple[tuple[str, int], int]:
-        """(master address, healthy replicas), asking Sentinel when the last answer is too old.
+    def check(self) -> tuple[tuple[str, int], int | None]:
+        """(master address, healthy replicas), asking the sentinels when the last answer is too old.
 
+        The replica count is what the sentinels that name this master see, the most of them, and
+        only when they are a majority of the configured sentinels; otherwise None (count on no
+        fewer replicas than asked for). During a failover the sentinels disagree for a few seconds:
+        one that has not yet heard of it still names the old master, whose replica was promoted
+        away, so its "no healthy replica" must never let a batch be written there alone.
         Raises redis's MasterNotFoundError (an outage) when no sentinel names a master and none did before.
         """
         with self._lock:
@@ -89,15 +95,14 @@ class SentinelFollower:
             try:
                 # The pool's own lookup: it records the address, so connections to another are dropped on release.
                 address = tuple(self.pool.get_master_address())
-                replicas = self.sentinel.sentinels[0].sentinel_slaves(self.service_name)
             except RedisError:
                 if self.master is None:
                     raise
-                return self.master, self.replicas_up  # sentinels away: the last word (WAIT still guards)
+                address = self.master  # sentinels away: the last address, and no fewer replicas than asked
+            views = [self._view(sentinel) for sentinel in list(self.sentinel.sentinels)]
             self._checked = time.monotonic()
-            # Not "master-link-status": Sentinel refreshes it every 10 s, and an isolated old master's
-            # own count of linked replicas is 0 exactly when its writes are about to be discarded.
-            up = sum(1 for r in replicas if not (r["is_sdown"] or r["is_odown"] or r.get("is_disconnected")))
+            agreeing = [up for named, up in views if named == address]
+            up = max(agreeing) if len(agreeing) > len(views) // 2 else None
             if self.master is not None and address != self.master:
                 log.warning("Sentinel names a new master for %s: %s:%s (was %s:%s); dropping every connection "
                             "to the old one, unconfirmed batches are written again there", self.service_name,
@@ -105,6 +110,23 @@ class SentinelFollower:
                 self.pool.disconnect()  # in-use connections too: not one more write to the old master
             self.master, self.replicas_up = address, up
             return address, up
+
+    def _view(self, sentinel) -> tuple[tuple[str, int] | None, int]:
+        """One sentinel's word: the master it names (None when it does not answer) and its replicas up."""
+        try:
+            pipe = sentinel.pipeline(transaction=False)
+            pipe.sentinel_get_master_addr_by_name(self.service_name)
+            pipe.sentinel_slaves(self.service_name)
+            named, replicas = pipe.execute()
+        except RedisError:
+            return None, 0
+        # Not "master-link-status": Sentinel refreshes it every 10 s, and an isolated old master's
+        # own count of linked replicas is 0 exactly when its writes are about to be discarded.
+        up = sum(1 for r in replicas if not (r["is_sdown"] or r["is_odown"] or r.get("is_disconnected")))
+        if not named:
+            return None, up
+        host, port = named
+        return (host.decode() if isinstance(host, bytes) else host, int(port)), up
 
     def forget(self) -> None:
         """Ask Sentinel again before the next batch (a write was refused or not confirmed)."""

@@ -52,18 +52,23 @@ class WritesMixin:
         """WAIT's timeout: half the read timeout, so a slow replica is told apart from a dead master."""
         self._alone_logged = -ALONE_LOG_SECONDS
 
-    def _replicas_to_confirm(self) -> int:
-        """Replicas WAIT asks for before this batch: CONFIRM_REPLICAS, fewer while Sentinel sees fewer up."""
+    def _replicas_to_confirm(self) -> tuple[int, tuple[str, int] | None]:
+        """Replicas WAIT asks for before this batch, and the master Sentinel names (None without Sentinel).
+
+        CONFIRM_REPLICAS, fewer only while a majority of the sentinels, naming that master, see fewer up.
+        """
         if self.sentinel is None or self.confirm_replicas <= 0:
-            return 0
+            return 0, None
         with redis_errors("record", self.log_reply_error):
             (host, port), up = self.sentinel.check()
-        if up < self.confirm_replicas and time.monotonic() - self._alone_logged >= ALONE_LOG_SECONDS:
+        if up is None or up >= self.confirm_replicas:
+            return self.confirm_replicas, (host, port)
+        if time.monotonic() - self._alone_logged >= ALONE_LOG_SECONDS:
             self._alone_logged = time.monotonic()
             log.warning("Sentinel sees %d healthy replica(s) of %s (master %s:%s), CONFIRM_REPLICAS is %d: "
                         "batches are confirmed by %s until replicas are back", up, self.sentinel.service_name,
                         host, port, self.confirm_replicas, f"{up} replica(s)" if up else "the master alone")
-        return min(self.confirm_replicas, up)
+        return up, (host, port)
 
     def record_hits(self, hits: list[Hit], batch_id: str, drops: dict | None = None) -> list[Outcome]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
@@ -98,12 +103,12 @@ class WritesMixin:
             args = [*(named[name] for name in SCRIPT_ARGS),
                     *(max(60, deadline - newest) for deadline in day_keys.deadlines), pack_hits(group, at_ms)]
             calls.append((names, args))
-        confirm = self._replicas_to_confirm()
+        confirm, master = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
                 # The hits' groups' readers ride in the same round trip (storage/groups.py).
                 replies = self._evalsha_all(calls, self._drop_commands(drops or {}, hits) + self._group_commands(hits),
-                                            confirm)
+                                            confirm, master)
         except (RedisReplyError, StorageUnavailable) as exc:
             if self.sentinel is not None:
                 self.sentinel.forget()  # the retry asks Sentinel where the master is now
@@ -150,14 +155,16 @@ class WritesMixin:
                 self._evalsha_all([], commands)
 
 
-    def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = (), confirm: int = 0) -> list:
+    def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = (), confirm: int = 0,
+                     master: tuple[str, int] | None = None) -> list:
         """Run record_hits.lua once per call, and the ``extra`` commands once, in one round trip.
 
         EVALSHA straight away (no SCRIPT EXISTS first); on NOSCRIPT (a restarted or new node)
         the script is loaded and only the calls are repeated: their batch markers make that
         safe, and the extra commands (which have no marker) have run already. With ``confirm``,
         the round trip ends with the markers touched and WAIT for that many replicas, or
-        raises Unconfirmed.
+        raises Unconfirmed. With ``master`` (Sentinel's), it also raises Unconfirmed when the round
+        trip's connection reached another server: the replica count was chosen for that master.
         """
         if self.is_cluster:
             # Redis Cluster pipelines refuse EVALSHA: one call per site, each one round trip.
@@ -169,6 +176,9 @@ class WritesMixin:
                 pipe.execute()
             return replies
         pipe = self.redis.pipeline(transaction=False)
+        if master is not None and calls:
+            # Our own connection, to see afterwards where it went (a reconnect asks the sentinels again).
+            pipe.connection = connection = self.redis.connection_pool.get_connection()
         for names, args in calls:
             pipe.evalsha(self._sha, len(names), *names, *args)
         for command in extra:
@@ -180,9 +190,13 @@ class WritesMixin:
             pipe.execute_command("WAIT", confirm, self.confirm_timeout_ms)
         everything = pipe.execute(raise_on_error=False) if calls or extra else []
         replies = everything[:len(calls)]
+        if master is not None and calls and (connection.host, int(connection.port)) != tuple(master):
+            metrics.REDIS_ERRORS.labels(operation="record", kind="unconfirmed").inc()
+            raise Unconfirmed(f"the batch reached {connection.host}:{connection.port}, not the master Sentinel "
+                              f"names for {self.sentinel.service_name} ({master[0]}:{master[1]})")
         if any(isinstance(r, NoScriptError) for r in replies):
             self.redis.script_load(self._lua)
-            return self._evalsha_all(calls, confirm=confirm)
+            return self._evalsha_all(calls, confirm=confirm, master=master)
         for result in everything:
             if isinstance(result, Exception):
                 raise result
