@@ -240,6 +240,21 @@ def test_one_reader_of_two_member_sites_is_one_group_visitor(client):
     assert again["today"]["visitors"] == 2 and again["online"] == 2 and again["today"]["visits"] == 3
 
 
+def test_group_readers_are_counted_after_the_script_cache_is_flushed(client, redis_client):
+    """SCRIPT FLUSH (or a restarted node) between two hits: both the site's script and the group's are
+    loaded again; the second reader counts once for the site and once for the group."""
+    assert client.put("/api/v1/groups/travinh", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Tỉnh Trà Vinh"},
+                      headers=ADMIN).status_code == 201
+    import_csv(client, HEADER + "tinh,travinh.gov.vn,,travinh\nso-yte,soyte.travinh.gov.vn,,travinh\n")
+    assert hit(client, site="tinh", url="https://travinh.gov.vn/a").status_code == 204
+    redis_client.script_flush()
+    answer = hit(client, site="so-yte", url="https://soyte.travinh.gov.vn/b", ip="198.51.100.9")
+    assert answer.status_code == 204 and answer.headers.get("X-Not-Counted") is None
+    body = client.get("/api/v1/groups/travinh/counters").get_json()
+    assert body["today"] == {"visits": 2, "pageviews": 2, "visitors": 2} and body["online"] == 2
+    assert client.get("/api/v1/sites/so-yte/counters").get_json()["today"]["pageviews"] == 1
+
+
 def test_group_settings_are_the_operators_and_an_unknown_group_is_404(client):
     """PUT a group is the operator's (201, then 200); a bad zone or field is 400; a group with neither
     settings nor members answers 404 to its counters."""

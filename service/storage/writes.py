@@ -24,6 +24,8 @@ from ..ops import metrics
 from ..errors import RedisReplyError, StorageUnavailable, Unconfirmed
 from . import keys
 from .replies import redis_errors
+from .round_trip import round_trip
+from .groups import GROUP_SCRIPT
 from .scripts import script_parts
 
 REPLIED = {outcome.value.encode(): outcome for outcome in Outcome}
@@ -156,12 +158,13 @@ class WritesMixin:
 
 
     def _evalsha_all(self, calls: list[tuple[list, list]], extra: list[tuple] = (), confirm: int = 0,
-                     master: tuple[str, int] | None = None) -> list:
+                     master: tuple[str, int] | None = None, reloaded: bool = False) -> list:
         """Run record_hits.lua once per call, and the ``extra`` commands once, in one round trip.
 
         EVALSHA straight away (no SCRIPT EXISTS first); on NOSCRIPT (a restarted or new node)
-        the script is loaded and only the calls are repeated: their batch markers make that
-        safe, and the extra commands (which have no marker) have run already. With ``confirm``,
+        the scripts are loaded and the calls repeated (their batch markers make that safe) with
+        only the extra commands that failed so (record_group.lua's, idempotent): the others,
+        which have no marker, have run already. With ``confirm``,
         the round trip ends with the markers touched and WAIT for that many replicas, or
         raises Unconfirmed. With ``master`` (Sentinel's), it also raises Unconfirmed when the round
         trip's connection reached another server: the replica count was chosen for that master.
@@ -171,32 +174,32 @@ class WritesMixin:
             replies = [self._evalsha_retrying(names, args) for names, args in calls]
             if extra:
                 pipe = self.redis.pipeline(transaction=False)
-                for command in extra:
-                    pipe.execute_command(*command)
+                for command in extra:  # with the group script's text: EVALSHA is refused here too
+                    pipe.execute_command(*(("EVAL", GROUP_SCRIPT, *command[2:]) if command[0] == "EVALSHA" else command))
                 pipe.execute()
             return replies
-        pipe = self.redis.pipeline(transaction=False)
-        if master is not None and calls:
-            # Our own connection, to see afterwards where it went (a reconnect asks the sentinels again).
-            pipe.connection = connection = self.redis.connection_pool.get_connection()
-        for names, args in calls:
-            pipe.evalsha(self._sha, len(names), *names, *args)
-        for command in extra:
-            pipe.execute_command(*command)
+        commands = [("EVALSHA", self._sha, len(names), *names, *args) for names, args in calls]
+        commands += extra
         if confirm and calls:
             # A write after the batch's, so that WAIT also covers a marker an earlier attempt wrote.
-            for names, _ in calls:
-                pipe.pexpire(names[0], keys.BATCH_MARKER_SECONDS * 1000)
-            pipe.execute_command("WAIT", confirm, self.confirm_timeout_ms)
-        everything = pipe.execute(raise_on_error=False) if calls or extra else []
+            commands += [("PEXPIRE", names[0], keys.BATCH_MARKER_SECONDS * 1000) for names, _ in calls]
+            commands.append(("WAIT", confirm, self.confirm_timeout_ms))
+        if not commands:
+            return []
+        pool = self.redis.connection_pool
+        # With Sentinel, our own connection, to see afterwards where it went (a reconnect asks the sentinels again).
+        connection = pool.get_connection() if master is not None and calls else None
+        everything = round_trip(pool, commands, connection)
         replies = everything[:len(calls)]
-        if master is not None and calls and (connection.host, int(connection.port)) != tuple(master):
+        if connection is not None and (connection.host, int(connection.port)) != tuple(master):
             metrics.REDIS_ERRORS.labels(operation="record", kind="unconfirmed").inc()
             raise Unconfirmed(f"the batch reached {connection.host}:{connection.port}, not the master Sentinel "
                               f"names for {self.sentinel.service_name} ({master[0]}:{master[1]})")
-        if any(isinstance(r, NoScriptError) for r in replies):
+        if not reloaded and any(isinstance(r, NoScriptError) for r in everything):
             self.redis.script_load(self._lua)
-            return self._evalsha_all(calls, confirm=confirm, master=master)
+            self.redis.script_load(GROUP_SCRIPT)
+            again = [command for command, reply in zip(extra, everything[len(calls):]) if isinstance(reply, NoScriptError)]
+            return self._evalsha_all(calls, again, confirm=confirm, master=master, reloaded=True)
         for result in everything:
             if isinstance(result, Exception):
                 raise result
