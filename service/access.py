@@ -14,12 +14,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import ipaddress
 from datetime import datetime
 from typing import NamedTuple
 
 from .errors import AdminDisabled, Forbidden, TooManyRequests, Unauthorized
 from .model import tokens
+from .model.visitor import client_of
 from .ops import metrics
 
 MAX_TOKEN_CHARS = 1000
@@ -150,24 +150,6 @@ def still_valid(principal: Principal, credential: dict | None, now: datetime) ->
         return False
     expired = bool(credential.get("expires")) and datetime.fromisoformat(credential["expires"]) <= now
     return not expired
-
-
-IPV6_CLIENT_PREFIX = 64
-"""An IPv6 client is its /64: one subscriber holds at least that many addresses and could otherwise
-take a fresh one for every few attempts."""
-
-
-def client_of(address: str) -> str:
-    """What the attempt limits count as one client: the address, or an IPv6 address's /64."""
-    try:
-        parsed = ipaddress.ip_address(address.partition("%")[0])
-    except ValueError:
-        return address
-    if parsed.version == 4:
-        return str(parsed)
-    if parsed.ipv4_mapped is not None:
-        return str(parsed.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
 
 
 def address_key(settings, address: str) -> str:

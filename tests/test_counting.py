@@ -439,6 +439,21 @@ def test_counters_cache_spares_redis(app_config, redis_client, travel):
     assert all(p == first for p in polls) and first["today"]["pageviews"] == 1
 
 
+def test_one_ipv6_prefix_flooding_is_one_address(app_config, travel):
+    """An IPv6 subscriber holds a /64: hits from a fresh address of it each time share one
+    IP_HITS_PER_MINUTE; a neighbouring /64 and an IPv4-mapped address are others."""
+    from service import create_app
+
+    client = create_app({**app_config, "IP_HITS_PER_MINUTE": 20}).test_client()
+    add_site(client)
+    answers = [hit(client, ip=f"2001:db8:aa:bb::{n + 1:x}", agent=CHROME.replace("131.0.0.0", f"131.0.{n}.0"))
+               for n in range(25)]
+    assert [a.status_code for a in answers] == [204] * 20 + [429] * 5
+    assert counters(client)["today"]["pageviews"] == 20
+    assert hit(client, ip="2001:db8:aa:bc::1").status_code == 204
+    assert hit(client, ip="::ffff:198.51.100.7").status_code == 204
+
+
 def test_one_address_flooding_gets_429_with_retry_after(app_config, travel):
     """Beyond IP_HITS_PER_MINUTE from one address: 429 with Retry-After, not counted; others unaffected."""
     from service import create_app

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..access import Action, Principal, client_of
+from ..access import Action, Principal
+from ..model.visitor import client_of
 
 SESSION_COOKIE = "va_session"
 """Names a session kept in Redis (signed): its id, role and credential; the rest is on the server."""

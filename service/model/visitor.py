@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is its /64: one subscriber holds at least that many addresses and could otherwise
+take a fresh one for every few attempts (sign-in guesses) or every few hits (the flood limit)."""
+
+
+def client_of(address: str) -> str:
+    """What the per-address limits count as one client: the address, or an IPv6 address's /64."""
+    if ":" not in address:
+        return address  # IPv4, as the server or a trusted proxy reports it (no parse on the hit path)
+    try:
+        parsed = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
 
 
 def visitor_id(salt: bytes, site: str, address: str, user_agent: str) -> str:
@@ -13,9 +33,9 @@ def visitor_id(salt: bytes, site: str, address: str, user_agent: str) -> str:
 
 
 def address_id(salt: bytes, address: str) -> str:
-    """Hash a client address under the day's salt, for the per-address flood limit."""
+    """Hash a client (an address, an IPv6 address's /64) under the day's salt, for the per-address flood limit."""
     digest = hashlib.blake2b(digest_size=8, key=salt[:64], person=b"address")
-    digest.update(address.encode("utf-8", "surrogatepass"))
+    digest.update(client_of(address).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
