@@ -293,3 +293,20 @@ def test_the_operator_screen_names_groups_by_their_label(client):
     assert sign_in(client).status_code == 303
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Tỉnh Bến Tre" in page and "(tinh-ben-tre)" in page
+
+
+def test_invented_group_ids_never_push_a_real_groups_answer_out_of_the_cache(app_config):
+    """Anyone may poll a group's counters. 10,001 invented group ids (each a 404) must not evict the
+    answer real pollers share: it stays cached for its lifetime, not read again from Redis."""
+    client = create_app({**app_config, "COUNTERS_CACHE_SECONDS": 300}).test_client()
+    assert client.put("/api/v1/groups/travinh", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Tỉnh Trà Vinh"},
+                      headers=ADMIN).status_code == 201
+    import_csv(client, HEADER + "tinh,travinh.gov.vn,,travinh\n")
+    assert client.get("/api/v1/groups/travinh/counters").get_json()["today"]["pageviews"] == 0
+    assert hit(client, site="tinh", url="https://travinh.gov.vn/a").status_code == 204
+    for n in range(10_001):
+        assert client.get(f"/api/v1/groups/invented-{n}/counters").status_code == 404
+    assert client.get("/api/v1/groups/travinh/counters").get_json()["today"]["pageviews"] == 0  # still the cached one
+    assert client.put("/api/v1/groups/invented-7", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Mới"},
+                      headers=ADMIN).status_code == 201
+    assert client.get("/api/v1/groups/invented-7/counters").status_code == 200  # made: known at once

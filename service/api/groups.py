@@ -37,7 +37,7 @@ def put_group(group_id: str):
     if not isinstance(label, str) or len(label) > MAX_LABEL_CHARS:
         raise BadRequest(f"label must be a string of at most {MAX_LABEL_CHARS} characters")
     created = operations.put_group(store(), group_id, zone, label)
-    counter_cache().cache.forget(("group", group_id))
+    counter_cache().forget_group(group_id)
     _, members = store().get_group(group_id)
     return jsonify(group=group_id, timezone=zone, label=label, sites=len(members)), 201 if created else 200
 
