@@ -22,7 +22,12 @@ def round_trip(pool, commands: list[tuple], connection=None) -> list:
     with the connection dropped: whether the commands ran is unknown, so the caller retries only
     what is safe to repeat.
     """
-    packed = [b"".join([hiredis.pack_command(command) for command in commands])]
+    try:
+        packed = [b"".join([hiredis.pack_command(command) for command in commands])]
+    except BaseException:
+        if connection is not None:
+            pool.release(connection)
+        raise  # a value hiredis cannot send (a lone surrogate, say): nothing was sent
     connection = connection or pool.get_connection()
     try:
         try:
