@@ -334,6 +334,15 @@ def test_page_baseline_import_csv_reports_bad_rows_with_their_line(client):
     assert [p["views"]["total"] for p in views] == [10, 6]
 
 
+def test_page_baseline_csv_with_a_quote_never_closed_says_so(client):
+    add_site(client)
+    csv_body = "path,views\n/a,10\n\"/b,20\n/c,30\n"
+    answer = client.put("/api/v1/sites/travinh/pages/baseline", data=csv_body, content_type="text/csv",
+                        headers=ADMIN).get_json()
+    assert answer["imported"] == 1 and [r["line"] for r in answer["rejections"]] == [3]
+    assert "never closed" in answer["rejections"][0]["reason"]
+
+
 @pytest.mark.parametrize(("body", "content_type"), [
     ('{"pages": {"/a": 1, "/b": 2, ', "application/json"),        # cut off
     ('{"pages": [1, 2]}', "application/json"),

@@ -310,3 +310,16 @@ def test_invented_group_ids_never_push_a_real_groups_answer_out_of_the_cache(app
     assert client.put("/api/v1/groups/invented-7", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Mới"},
                       headers=ADMIN).status_code == 201
     assert client.get("/api/v1/groups/invented-7/counters").status_code == 200  # made: known at once
+
+
+def test_a_malformed_row_and_an_unclosed_quote_are_reported_not_swallowed(client):
+    """A row that is not well-formed CSV is refused with its number; a quote never closed is said to
+    have swallowed the rows after it (before, they vanished into one cell without a word)."""
+    report = import_csv(client, HEADER + "bo-a,a.gov.vn,,\n\"bo-b\" ,b.gov.vn,,\nbo-c,c.gov.vn,,\n"
+                                         "bo-d,\"d.gov.vn,,\nbo-e,e.gov.vn,,\n")
+    assert report["created"] == 2
+    errors = {e["row"]: e["error"] for e in report["errors"]}
+    assert sorted(errors) == [2, 4] and all(e["code"] == "bad_row" for e in errors.values())
+    assert "never closed" in errors[4]["message"] and "never closed" not in errors[2]["message"]
+    ids = [row["site"] for row in client.get("/api/v1/sites", headers=ADMIN).get_json()["sites"]]
+    assert ids == ["bo-a", "bo-c"]

@@ -55,8 +55,17 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, int, object, object]]:
     """(\"line\", number, path, views) of a ``path,views`` CSV (UTF-8, header row optional)."""
     lines = text_lines.bounded_lines(stream, 4 * MAX_PATH_CHARS + 64, lambda: BadRequest(
         "a CSV line is longer than any path,views row can be"))
+    reader, number = csv.reader(lines, strict=True), 0
     try:
-        for number, row in enumerate(csv.reader(lines), 1):
+        while True:
+            number += 1
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:  # strict: an unterminated quote no longer swallows every row after it
+                yield "line", number, None, f"not well-formed CSV: {exc}{text_lines.csv_hint(exc)}"
+                continue
+            if row is None:
+                break
             if not row or row == [""]:
                 continue
             if number == 1 and [cell.strip().lower() for cell in row[:2]] == ["path", "views"]:

@@ -60,13 +60,21 @@ def csv_rows(stream: IO[bytes]) -> Iterator[Row]:
     """The rows of a ``site,domains,timezone,group`` CSV (UTF-8, header first, domains space-separated)."""
     try:
         reader = csv.reader(text_lines.bounded_lines(stream, MAX_LINE_CHARS, lambda: BadRequest(
-            "a CSV line is longer than any site row can be")))
+            "a CSV line is longer than any site row can be")), strict=True)
         header = next(reader, None)
         names = [cell.strip().lower() for cell in header or ()]
         if not names or "site" not in names or "domains" not in names or set(names) - set(CSV_HEADER):
             raise BadRequest("the CSV's first line must be the header site,domains,timezone,group")
         number = 0
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader, None)
+            except csv.Error as exc:  # strict: an unterminated quote no longer swallows every row after it
+                number += 1
+                yield Row(number, None, problem=("bad_row", f"this row is not well-formed CSV: {exc}{text_lines.csv_hint(exc)}"))
+                continue
+            if cells is None:
+                break
             if not cells or cells == [""]:
                 continue
             number += 1

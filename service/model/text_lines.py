@@ -37,3 +37,10 @@ def bounded_lines(stream: IO[bytes], max_chars: int, too_long: Callable[[], Exce
         if len(line) > max_chars:
             raise too_long()
         yield line
+
+
+def csv_hint(error: Exception) -> str:
+    """What a strict CSV reader's error means for the rows around it, when it is not plain."""
+    if "end of data" in str(error):
+        return " (a quote opened in this row is never closed: the rows after it were read into it)"
+    return ""
