@@ -66,3 +66,30 @@ def test_a_reader_with_the_share_session_already_is_not_counted(app, clock):
     assert reader.get(path, environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 303
     for _ in range(30):  # the same browser following the link again: its session already, no new one
         assert reader.get(path, environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 303
+
+
+def test_share_sessions_from_many_addresses_are_bounded_in_total(app, redis_client, clock, monkeypatch):
+    """The per-address limit does not bound a link opened from many addresses: past MAX_SHARE_SESSIONS
+    the share sessions nearest their end are ended (their readers open the link again); an
+    operator's session is never pushed out."""
+    from service.storage import keys
+
+    monkeypatch.setattr(keys, "MAX_SHARE_SESSIONS", 3)
+    client = app.test_client()
+    add_site(client)
+    share = client.post("/api/v1/sites/travinh/shares", json={"label": "press"}, headers=ADMIN).get_json()
+    path = urlsplit(share["url"]).path
+    operator = app.test_client()
+    form = operator.get("/dashboard/signin").get_data(as_text=True)
+    csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert operator.post("/dashboard/signin", data={"csrf": csrf, "token": ADMIN["Authorization"][7:]}).status_code == 303
+    readers = []
+    for n in range(5):
+        clock.now += timedelta(seconds=1)  # each later session ends later
+        reader = app.test_client()
+        assert reader.get(path, environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"}).status_code == 303
+        readers.append(reader)
+    assert redis_client.zcard("va:sessions:share") == 3 and redis_client.zcard("va:sessions") == 4
+    open_ = [reader.get("/dashboard/sites/travinh").status_code for reader in readers]
+    assert open_[:2] != [200, 200] and open_[2:] == [200, 200, 200], open_
+    assert operator.get("/dashboard").status_code == 200

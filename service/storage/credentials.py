@@ -96,15 +96,26 @@ class CredentialsMixin:
     # --- dashboard sessions
 
     def put_session(self, session_id: str, record: dict, ends: int, now: datetime) -> None:
-        """Keep a dashboard session until ``ends`` (unix s); trim ended ones from the list."""
+        """Keep a dashboard session until ``ends`` (unix s); trim ended ones from the list, and the share
+        sessions nearest their end past MAX_SHARE_SESSIONS."""
         with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             # A lifetime relative to the service's clock (which decides when it ends), not Redis's.
             pipe.set(keys.session(session_id), json.dumps(record, sort_keys=True),
                      ex=max(1, ends - int(now.timestamp())))
-            pipe.zadd(keys.SESSIONS, {session_id: ends})
-            pipe.zremrangebyscore(keys.SESSIONS, "-inf", int(now.timestamp()))
-            pipe.execute()
+            for listed in (keys.SESSIONS, keys.SHARE_SESSIONS) if record.get("role") == "share" else (keys.SESSIONS,):
+                pipe.zadd(listed, {session_id: ends})
+                pipe.zremrangebyscore(listed, "-inf", int(now.timestamp()))
+            if record.get("role") == "share":
+                pipe.zcard(keys.SHARE_SESSIONS)
+            replies = pipe.execute()
+            over = replies[-1] - keys.MAX_SHARE_SESSIONS if record.get("role") == "share" else 0
+            if over > 0:  # the share sessions nearest their end go (this one ends last: it stays)
+                gone = [member for member, _ in self.redis.zpopmin(keys.SHARE_SESSIONS, over)]
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.delete(*(keys.session(i.decode()) for i in gone))
+                pipe.zrem(keys.SESSIONS, *gone)
+                pipe.execute()
 
     def session_with_credential(self, session_id: str, credential: tuple[str, str] | None):
         """(the session's record or None, its credential's record or None), in one round trip.
@@ -143,7 +154,8 @@ class CredentialsMixin:
             pipe = self.redis.pipeline(transaction=False)
             pipe.delete(keys.session(session_id))
             pipe.zrem(keys.SESSIONS, session_id)
-            removed, _ = pipe.execute()
+            pipe.zrem(keys.SHARE_SESSIONS, session_id)
+            removed, _, _ = pipe.execute()
         return bool(removed)
 
     def count_signin_attempt(self, address: str, now: datetime) -> int:

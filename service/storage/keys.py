@@ -226,6 +226,12 @@ def signin_attempts(address: str, minute: int) -> str:
 TOKENS = "va:tokens"
 TOKENS_USED = "va:tokens:used"
 SESSIONS = "va:sessions"
+SHARE_SESSIONS = "va:sessions:share"
+"""The share-link sessions among SESSIONS, by end: at most MAX_SHARE_SESSIONS live (the first to end go)."""
+MAX_SHARE_SESSIONS = 20_000
+"""Share-link sessions kept at once (~610 bytes each: 12 MB). Opening a forwarded link needs no secret
+beyond it, so addresses enough could otherwise fill Redis; past this the sessions nearest their end go
+(their viewers open the link again). Operator and token sessions are never pushed out."""
 
 
 def session(session_id: str) -> str:
