@@ -144,6 +144,28 @@ def test_counts_exactly_in_every_mode(mode_app, flush_ms):
         assert c["online"] == c["today"]["visits"]
 
 
+def test_group_readers_count_in_every_mode(mode_app, mode_url):
+    """A reader of two member sites is one group visitor on a single Redis, a Cluster (the group's keys
+    in their own slot, written beside the sites') and Sentinel, also after the script cache is flushed."""
+    app = mode_app(FLUSH_INTERVAL_MS=5)
+    client = app.test_client()
+    assert client.put("/api/v1/groups/tinh", json={"timezone": "Asia/Ho_Chi_Minh", "label": "Tỉnh"},
+                      headers=ADMIN).status_code == 201
+    for site in ("so-a", "so-b"):
+        assert client.put(f"/api/v1/sites/{site}", json={"domains": [f"{site}.gov.vn"], "group": "tinh"},
+                          headers=ADMIN).status_code in (200, 201)
+    assert hit(client, site="so-a", url="https://so-a.gov.vn/").status_code == 204
+    assert app.extensions["recorder"].flush()
+    store = app.extensions["store"]
+    if not store.is_cluster:
+        store.redis.script_flush()
+    assert hit(client, site="so-b", url="https://so-b.gov.vn/").status_code == 204
+    assert hit(client, site="so-b", url="https://so-b.gov.vn/x", ip="10.9.9.9").status_code == 204
+    assert app.extensions["recorder"].flush()
+    body = client.get("/api/v1/groups/tinh/counters").get_json()
+    assert body["today"] == {"visits": 3, "pageviews": 3, "visitors": 2} and body["online"] == 2
+
+
 def test_admin_history_baseline_purge_and_readiness_in_every_mode(mode_app):
     """Everything beside hits works too: readiness, baseline, history, purge."""
     client = mode_app().test_client()
