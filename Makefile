@@ -17,7 +17,7 @@ test: $(VENV)/.installed-test
 	$(MAKE) $(AXE)
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-bench
 	scripts/system-deps.sh bench
 	$(PY) bench/run.py
 
@@ -32,6 +32,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
 $(AXE): Makefile
