@@ -18,16 +18,9 @@ import pytest
 from service import create_app
 
 from .helpers import ADMIN, add_site
+from .test_dashboard import Clock
 
 NOW = datetime(2026, 11, 28, 5, 0, 10, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -53,20 +53,19 @@ def _detail_sums(site):
 def sources_csv(site_id: str):
     """Visits by channel and source over a period: every source, direct ones with an empty name, summing to
     the sources API's channels."""
-    site = visible_site(site_id)
-    period, sums = _detail_sums(site)
-    if sums is None:
-        return page("dashboard/error.html", 400, message=g.words("bad_period"))
-    return csv_export.download(f"{site.id}-sources-{period}.csv", ["channel", "source", "visits"],
-                               report.source_rows(sums))
+    return _detail_csv(site_id, "sources", ["channel", "source", "visits"], report.source_rows)
 
 
 @bp.get("/sites/<site_id>/devices.csv")
 def devices_csv(site_id: str):
     """Visits by device type, browser, OS and in-app browser over a period, as the devices API lists them."""
+    return _detail_csv(site_id, "devices", ["dimension", "name", "visits"], report.device_rows)
+
+
+def _detail_csv(site_id: str, name: str, header: list[str], rows_of):
+    """A visible site's breakdown over the asked period as CSV, or 400 for a period there is none of."""
     site = visible_site(site_id)
     period, sums = _detail_sums(site)
     if sums is None:
         return page("dashboard/error.html", 400, message=g.words("bad_period"))
-    return csv_export.download(f"{site.id}-devices-{period}.csv", ["dimension", "name", "visits"],
-                               report.device_rows(sums))
+    return csv_export.download(f"{site.id}-{name}-{period}.csv", header, rows_of(sums))

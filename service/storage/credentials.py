@@ -98,18 +98,19 @@ class CredentialsMixin:
     def put_session(self, session_id: str, record: dict, ends: int, now: datetime) -> None:
         """Keep a dashboard session until ``ends`` (unix s); trim ended ones from the list, and the share
         sessions nearest their end past MAX_SHARE_SESSIONS."""
+        share = record.get("role") == "share"
         with redis_errors("other", self.log_reply_error):
             pipe = self.redis.pipeline(transaction=False)
             # A lifetime relative to the service's clock (which decides when it ends), not Redis's.
             pipe.set(keys.session(session_id), json.dumps(record, sort_keys=True),
                      ex=max(1, ends - int(now.timestamp())))
-            for listed in (keys.SESSIONS, keys.SHARE_SESSIONS) if record.get("role") == "share" else (keys.SESSIONS,):
+            for listed in (keys.SESSIONS, keys.SHARE_SESSIONS) if share else (keys.SESSIONS,):
                 pipe.zadd(listed, {session_id: ends})
                 pipe.zremrangebyscore(listed, "-inf", int(now.timestamp()))
-            if record.get("role") == "share":
+            if share:
                 pipe.zcard(keys.SHARE_SESSIONS)
             replies = pipe.execute()
-            over = replies[-1] - keys.MAX_SHARE_SESSIONS if record.get("role") == "share" else 0
+            over = replies[-1] - keys.MAX_SHARE_SESSIONS if share else 0
             if over > 0:  # the share sessions nearest their end go (this one ends last: it stays)
                 gone = [member for member, _ in self.redis.zpopmin(keys.SHARE_SESSIONS, over)]
                 pipe = self.redis.pipeline(transaction=False)

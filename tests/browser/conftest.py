@@ -7,6 +7,7 @@ every beacon and widget request is cross-origin, as on a real portal.
 from __future__ import annotations
 
 import io
+import sys
 import json
 import socket
 import threading
@@ -31,6 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
                   "(KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+AXE = Path(sys.prefix) / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core, from the npm package `make test` installs into the venv; a missing file fails the tests, never skips them."""
 
 ONLINE_WINDOW_SECONDS = 4
 """Short online window of the test service, so presence tests take seconds."""
@@ -284,3 +287,12 @@ def page(context):
     yield tab
     uncaught = [p for p in tab.problems if p.startswith("exception")]
     assert not uncaught, uncaught
+
+
+@pytest.fixture
+def axe_context(browser):
+    """A profile that may inject axe (the dashboard's CSP, rightly, refuses injected scripts), 1280 wide."""
+    assert AXE.is_file(), f"{AXE} missing: run `make test`"
+    context = browser.new_context(user_agent=DESKTOP_CHROME, bypass_csp=True, viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()

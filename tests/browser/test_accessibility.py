@@ -7,17 +7,14 @@ file fails the tests, it never skips them.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, DESKTOP_CHROME
+from .conftest import ARTIFACTS, AXE, DESKTOP_CHROME
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(sys.prefix) / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
 
 

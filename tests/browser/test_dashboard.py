@@ -14,7 +14,7 @@ from service.dashboard.middleware import CSP
 from ..conftest import ADMIN_TOKEN
 from ..helpers import ADMIN, seed_history
 from .conftest import ARTIFACTS, DESKTOP_CHROME
-from .test_accessibility import AXE, BLOCKING, axe_violations
+from .test_accessibility import BLOCKING, axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -92,14 +92,6 @@ def test_online_now_refreshes_itself(seeded, page):
     page.clock.run_for(16_000)
     expect(page.locator("[data-online-value]")).to_have_text(f"{before + 1:,}")
 
-
-@pytest.fixture
-def axe_context(browser):
-    """A profile that may inject axe (the dashboard's CSP, rightly, refuses injected scripts)."""
-    assert AXE.is_file(), f"{AXE} missing: run `make test`"
-    context = browser.new_context(user_agent=DESKTOP_CHROME, bypass_csp=True, viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

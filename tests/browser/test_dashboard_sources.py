@@ -16,7 +16,7 @@ from service.model.hits import Hit
 from ..helpers import ADMIN
 from .conftest import ARTIFACTS
 from .test_accessibility import BLOCKING, axe_violations
-from .test_dashboard import axe_context, sign_in  # noqa: F401  (axe_context is a fixture)
+from .test_dashboard import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from service.dashboard.i18n import WORDS
 
 from ..helpers import ADMIN, seed_history
 from .conftest import ARTIFACTS, DESKTOP_CHROME
-from .test_accessibility import AXE, BLOCKING, axe_violations
+from .test_accessibility import BLOCKING, axe_violations
 from .test_tokens_screen import sign_in
 
 pytestmark = pytest.mark.browser
@@ -235,14 +235,6 @@ def lines_of_text(page, selector: str) -> set[int]:
         const range = document.createRange(); range.selectNodeContents(el);
         return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size; })""", selector))
 
-
-@pytest.fixture
-def axe_context(browser):
-    """A profile that may inject axe (the dashboard's CSP, rightly, refuses injected scripts), 1280 wide."""
-    assert AXE.is_file(), f"{AXE} missing: run `make test`"
-    context = browser.new_context(user_agent=DESKTOP_CHROME, bypass_csp=True, viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

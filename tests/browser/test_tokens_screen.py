@@ -15,7 +15,7 @@ from service.dashboard.i18n import WORDS
 from ..conftest import ADMIN_TOKEN
 from ..helpers import ADMIN
 from .conftest import ARTIFACTS, DESKTOP_CHROME
-from .test_accessibility import AXE, BLOCKING, axe_violations
+from .test_accessibility import BLOCKING, axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -153,14 +153,6 @@ def test_a_refused_token_says_why_and_keeps_what_was_typed(sites, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "tokens-refused-en.png"), full_page=True)
 
-
-@pytest.fixture
-def axe_context(browser):
-    """A profile that may inject axe (the dashboard's CSP, rightly, refuses injected scripts)."""
-    assert AXE.is_file(), f"{AXE} missing: run `make test`"
-    context = browser.new_context(user_agent=DESKTOP_CHROME, bypass_csp=True, viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
