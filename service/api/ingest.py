@@ -22,7 +22,10 @@ def hit():
     """Count a page view or presence ping sent by beacon.js."""
     environ = request.environ
     reason = ingest(lambda: Beacon.from_post(environ), environ)
-    return Response(status=204, headers=_outcome_headers(reason))
+    response = Response(status=204)
+    if reason:  # rare: most hits count
+        response.headers["X-Not-Counted"] = reason
+    return response
 
 
 @bp.get("/api/v1/hit.gif")

@@ -15,7 +15,7 @@ with the hosts it claims, and the recorder checks them against the site once Red
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ..ops import metrics
@@ -37,19 +37,20 @@ from .sources import Source, classify_source
 
 
 class Draft:
-    """One hit on its way through the steps: what each step found, for the next ones."""
+    """One hit on its way through the steps: what each step found, for the next ones.
 
-    __slots__ = ("facts", "parse", "now", "beacon", "site", "zone", "day", "visitor", "client", "page", "link",
-                 "source", "device", "group_visitor", "group_zone")
+    What a step has not set yet reads as its class default: a hit sets 3 attributes here, not 15.
+    """
+
+    beacon: Beacon | None = None
+    site: Site | None = None
+    zone = visitor = client = page = link = group_visitor = group_zone = ""
+    day: date | None = None
+    source: Source | None = None
+    device: Device | None = None
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
-        self.beacon: Beacon | None = None
-        self.site: Site | None = None
-        self.zone, self.day, self.visitor, self.client, self.page, self.link = "", None, "", "", "", ""
-        self.source: Source | None = None
-        self.device: Device | None = None
-        self.group_visitor = self.group_zone = ""
 
 
 class HitPipeline:

@@ -75,7 +75,7 @@ class Site:
     group: str = ""
     """The group (a province, a district...) whose counters this site's numbers join; '' for none."""
 
-    @property
+    @functools.cached_property  # asked for on every hit (a frozen dataclass's __dict__ still takes it)
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

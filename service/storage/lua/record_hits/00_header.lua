@@ -1,7 +1,7 @@
 -- record_hits: count a batch of hits of ONE site on ONE local day, atomically and at most once.
 --
 -- The script is this folder's parts joined in name order after a prelude that storage/writes.py
--- generates: K.<name> are the keys (keys.DAY_KEYS, after K.marker), KEY_TYPES their Redis types,
+-- generates: K.<name> are the keys (keys.DAY_KEYS, after K.marker), check_types(when) probes their types,
 -- A.<name> the arguments (writes.SCRIPT_ARGS), TTL.<name> the seconds an expiring key must still
 -- live, A.hits the hits as a MessagePack map of columns (model.hits.SCRIPT_COLUMNS): hits.<field>[i].
 -- KEYS[PER_HIT_KEYS + i] is hit i's session ("<last hit ms>:<minute>:<hits in that minute>") and,

@@ -7,20 +7,9 @@ if redis.call('EXISTS', K.config) == 0 then
   return 'unknown_site'
 end
 
--- The type of each key a batch will write is checked before its first write (25_types.lua), so a
--- key of the wrong type is an error reply with nothing written; keys this batch will not touch are
--- not asked about (a returning reader's hit checks four keys, not every key of the day).
-local function check_types(when)
-  for _, check in ipairs(KEY_TYPES) do
-    if when[check[3]] then
-      local key, wanted = K[check[1]], check[2]
-      local found = redis.call('TYPE', key)['ok']
-      if found ~= 'none' and found ~= wanted then
-        return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted)
-      end
-    end
-  end
-end
+-- The type of each key a batch will write is checked before its first write (25_types.lua, with
+-- check_types from the prelude), so a key of the wrong type is an error reply with nothing written;
+-- keys this batch will not touch are not asked about (a returning reader's hit checks four keys).
 if redis.call('EXISTS', K.visitors) == 1 then
   redis.call('PFCOUNT', K.visitors)  -- errors now, not mid-write, if it is not a HyperLogLog
 end

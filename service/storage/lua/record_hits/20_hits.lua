@@ -60,10 +60,12 @@ local function apply_page_cap()
   page_order = kept
 end
 
+local stored_sessions = {}  -- session key -> its value, or false: read below, in one MGET per CHUNK keys
+
 local function session_of(key)
   local state = sessions[key]
   if state == nil then
-    local raw = redis.call('GET', key)  -- WRONGTYPE here is still before any write
+    local raw = stored_sessions[key]
     state = {last = 0, minute = -1, in_minute = 0, existed = raw ~= false, advanced = false, dirty = false}
     if raw then
       -- An older version wrote only "<last hit ms>".
@@ -122,6 +124,24 @@ end
 local hits = cmsgpack.unpack(A.hits)
 local hit_visitor, hit_at, hit_kind = hits.visitor, hits.at, hits.kind
 local hit_count = #hit_at
+
+-- The sessions of the batch's pageviews, read at once (a GET each cost a script call per hit). MGET
+-- reads a key of another type as missing: that session starts afresh and its SET below replaces it.
+do
+  local names = {}
+  for i = 1, hit_count do
+    if hit_kind[i] ~= 'ping' then
+      names[#names + 1] = KEYS[PER_HIT_KEYS + i]
+    end
+  end
+  for first = 1, #names, CHUNK do
+    local last = math.min(first + CHUNK - 1, #names)
+    local values = redis.call('MGET', unpack(names, first, last))
+    for j = first, last do
+      stored_sessions[names[j]] = values[j - first + 1]
+    end
+  end
+end
 for i = 1, hit_count do
   local visitor, now, kind = hit_visitor[i], hit_at[i], hit_kind[i]
   local outcome

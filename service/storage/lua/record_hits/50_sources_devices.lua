@@ -5,17 +5,23 @@
 -- bounded whatever anonymous readers send, and each lives TTL.<name> past its day.
 if #visit_hits > 0 then
   local room = tonumber(A.sources_per_day)
-  local sizes = {}
-  local function count_visit(key, field, fallback)
-    if redis.call('HEXISTS', key, field) == 0 then
-      local size = sizes[key] or redis.call('HLEN', key)
-      if size >= room then
-        field = fallback
-      else
-        sizes[key] = size + 1
+  -- The batch's visits tallied per key and name first: a call per distinct name, not per visit.
+  local tallies, order = {}, {}  -- key -> {name -> visits}, key -> names in the order first seen
+  local fallbacks = {}           -- key -> {name -> where it counts past the key's room}, nil: no room check
+  local function tally(key, name, fallback)
+    local counts = tallies[key]
+    if counts == nil then
+      counts, order[key], fallbacks[key] = {}, {}, fallback and {} or nil
+      tallies[key] = counts
+    end
+    if counts[name] == nil then
+      counts[name] = 0
+      order[key][#order[key] + 1] = name
+      if fallback then
+        fallbacks[key][name] = fallback
       end
     end
-    redis.call('HINCRBY', key, field, 1)
+    counts[name] = counts[name] + 1
   end
   local function either(value, default)
     if value == nil or value == '' then
@@ -25,11 +31,26 @@ if #visit_hits > 0 then
   end
   for _, i in ipairs(visit_hits) do
     local channel = either(hits.channel[i], 'direct')
-    count_visit(K.sources, channel .. '|' .. either(hits.source[i], ''), channel .. '|(other)')
-    redis.call('HINCRBY', K.devices, 'd|' .. either(hits.device[i], 'other'), 1)
-    redis.call('HINCRBY', K.devices, 'a|' .. either(hits.app[i], 'none'), 1)
-    count_visit(K.browsers, either(hits.browser[i], 'Other'), 'Other')
-    count_visit(K.oses, either(hits.os[i], 'Other'), 'Other')
+    tally(K.sources, channel .. '|' .. either(hits.source[i], ''), channel .. '|(other)')
+    tally(K.devices, 'd|' .. either(hits.device[i], 'other'))
+    tally(K.devices, 'a|' .. either(hits.app[i], 'none'))
+    tally(K.browsers, either(hits.browser[i], 'Other'), 'Other')
+    tally(K.oses, either(hits.os[i], 'Other'), 'Other')
+  end
+  for _, key in ipairs({K.sources, K.devices, K.browsers, K.oses}) do
+    local counts, size = tallies[key], nil
+    for _, name in ipairs(order[key]) do
+      local field = name
+      if fallbacks[key] and redis.call('HEXISTS', key, name) == 0 then
+        size = size or redis.call('HLEN', key)
+        if size >= room then
+          field = fallbacks[key][name]
+        else
+          size = size + 1
+        end
+      end
+      redis.call('HINCRBY', key, field, counts[name])
+    end
   end
   for _, name in ipairs({'sources', 'devices', 'browsers', 'oses'}) do
     redis.call('EXPIRE', K[name], TTL[name], 'NX')
