@@ -19,6 +19,7 @@ command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 if [ "${1:-}" = bench ]; then
     command -v wrk >/dev/null 2>&1 || need="$need wrk"
     command -v redis-cli >/dev/null 2>&1 || need="$need redis-tools"
+    command -v valgrind >/dev/null 2>&1 || need="$need valgrind"   # bench/instructions.py
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else

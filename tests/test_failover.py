@@ -76,6 +76,16 @@ def start_sentinel(folder: Path, master_port: int, quorum: int = 1) -> tuple[int
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def sentinel_app(started: list[tuple[int, subprocess.Popen]], tmp_path: Path):
+    """The app on the ``started`` sentinels, each hit written before it is answered (or held)."""
+    from service import create_app
+
+    return create_app({"REDIS_URL": "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p, _ in started)
+                       + f"/{MASTER}", "ADMIN_TOKEN": ADMIN_TOKEN, "JOURNAL_DIR": str(tmp_path / "journal"),
+                       "FLUSH_INTERVAL_MS": 0, "COUNTERS_CACHE_SECONDS": 0, "SITE_CACHE_SECONDS": 0,
+                       "REDIS_TIMEOUT_SECONDS": 1})
+
+
 def in_sync(replica: RedisProcess, master: RedisProcess) -> bool:
     """``replica`` replicates ``master``, linked, and has every write the master had a moment ago."""
     try:
@@ -182,7 +192,6 @@ def test_sentinels_that_disagree_never_let_a_batch_be_written_alone(tmp_path):
     count as written without a replica's confirmation, as its resync will discard it. Here one
     sentinel of three names a server with no replica, two name another: the hit is answered 204 and
     held (/readyz 503); once a majority names that server it counts, once."""
-    from service import create_app
 
     from .helpers import add_site, counters, hit
 
@@ -192,10 +201,7 @@ def test_sentinels_that_disagree_never_let_a_batch_be_written_alone(tmp_path):
     try:
         probes = [redis.Redis(port=port, decode_responses=True) for port, _ in started]
         assert wait_for(lambda: all(p.ping() for p in probes), 10)
-        app = create_app({"REDIS_URL": "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p, _ in started)
-                          + f"/{MASTER}", "ADMIN_TOKEN": ADMIN_TOKEN, "JOURNAL_DIR": str(tmp_path / "journal"),
-                          "FLUSH_INTERVAL_MS": 0, "COUNTERS_CACHE_SECONDS": 0, "SITE_CACHE_SECONDS": 0,
-                          "REDIS_TIMEOUT_SECONDS": 1})
+        app = sentinel_app(started, tmp_path)
         client = app.test_client()
         add_site(client)  # written to the lone server: the first sentinel names it
         assert redis.Redis(port=lone.port).exists("va:{travinh}:cfg")
@@ -217,3 +223,36 @@ def test_sentinels_that_disagree_never_let_a_batch_be_written_alone(tmp_path):
             stop_process(process, 10)
         for server in (lone, other):
             server.stop(signal.SIGKILL)
+
+
+def test_a_master_seen_without_replicas_is_trusted_alone_only_once_that_has_lasted(tmp_path):
+    """In a failover's first moment every sentinel may still name the old master and see its replica
+    no longer up (it is being promoted): a batch written there alone would be discarded by the old
+    master's resync (CI lost 21 hits so). "No replica up" confirms batches only once the sentinels'
+    majority has said it for FEWER_REPLICAS_AFTER_SECONDS: until then a hit is answered 204 and held."""
+    from service.storage.connection import FEWER_REPLICAS_AFTER_SECONDS
+
+    from .helpers import add_site, counters, hit
+
+    lone = RedisProcess(tmp_path / "lone").start()
+    started = [start_sentinel(tmp_path / f"s{n}", lone.port) for n in range(3)]
+    try:
+        probes = [redis.Redis(port=port, decode_responses=True) for port, _ in started]
+        assert wait_for(lambda: all(p.ping() for p in probes), 10)
+        app = sentinel_app(started, tmp_path)
+        client = app.test_client()
+        add_site(client)
+        recorder = app.extensions["recorder"]
+        first_seen = time.monotonic()
+        assert hit(client).status_code == 204
+        assert recorder.depth == 1, "a master without replicas trusted alone the moment it was seen"
+        assert wait_for(lambda: recorder.depth == 0, 30), "the held hit was not written"
+        assert time.monotonic() - first_seen >= FEWER_REPLICAS_AFTER_SECONDS - 1.5  # the first check ran at add_site
+        assert counters(client)["today"]["pageviews"] == 1
+        assert hit(client, ip="10.0.0.9").status_code == 204 and recorder.depth == 0  # now at once
+        assert counters(client)["today"]["pageviews"] == 2
+        recorder.close()
+    finally:
+        for _, process in started:
+            stop_process(process, 10)
+        lone.stop(signal.SIGKILL)

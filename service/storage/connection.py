@@ -21,6 +21,11 @@ from redis.retry import Retry
 
 MASTER_CHECK_SECONDS = 1.0
 """How old Sentinel's word on the master (and its replicas) may be when a batch is written."""
+FEWER_REPLICAS_AFTER_SECONDS = 5.0
+"""How long the sentinels' majority must see the same master with the same replicas up before fewer
+replicas than asked may confirm a batch. A failover shows "no replica up" for a moment while the
+replica is being promoted and the old master still takes writes that its resync will discard (CI saw
+21 hits lost so); a replica that is really gone stays gone."""
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,7 @@ class SentinelFollower:
         """Replicas of that master a majority of the sentinels saw up, or None: no majority named it."""
         self._checked = -check_seconds
         self._lock = threading.Lock()
+        self._view_since: tuple[tuple, float] = ((), 0.0)  # (master, replicas up) as seen, and since when
 
     def check(self) -> tuple[tuple[str, int], int | None]:
         """(master address, healthy replicas), asking the sentinels when the last answer is too old.
@@ -101,8 +107,13 @@ class SentinelFollower:
                 address = self.master  # sentinels away: the last address, and no fewer replicas than asked
             views = [self._view(sentinel) for sentinel in list(self.sentinel.sentinels)]
             self._checked = time.monotonic()
-            agreeing = [up for named, up in views if named == address]
+            agreeing = [up for named, up, _ in views if named == address]
             up = max(agreeing) if len(agreeing) > len(views) // 2 else None
+            now = time.monotonic()
+            if self._view_since[0] != (address, up):
+                self._view_since = ((address, up), now)
+            if any(failing for _, _, failing in views) or now - self._view_since[1] < FEWER_REPLICAS_AFTER_SECONDS:
+                up = None  # a failover under way, or a count too new to trust: no fewer replicas than asked
             if self.master is not None and address != self.master:
                 log.warning("Sentinel names a new master for %s: %s:%s (was %s:%s); dropping every connection "
                             "to the old one, unconfirmed batches are written again there", self.service_name,
@@ -111,22 +122,25 @@ class SentinelFollower:
             self.master, self.replicas_up = address, up
             return address, up
 
-    def _view(self, sentinel) -> tuple[tuple[str, int] | None, int]:
-        """One sentinel's word: the master it names (None when it does not answer) and its replicas up."""
+    def _view(self, sentinel) -> tuple[tuple[str, int] | None, int, bool]:
+        """One sentinel's word: the master it names (None when it does not answer), its replicas up, and
+        whether it is failing that master over right now."""
         try:
             pipe = sentinel.pipeline(transaction=False)
             pipe.sentinel_get_master_addr_by_name(self.service_name)
             pipe.sentinel_slaves(self.service_name)
-            named, replicas = pipe.execute()
+            pipe.sentinel_master(self.service_name)
+            named, replicas, state = pipe.execute()
         except RedisError:
-            return None, 0
+            return None, 0, False
+        failing = "failover_in_progress" in str(state.get("flags", ""))
         # Not "master-link-status": Sentinel refreshes it every 10 s, and an isolated old master's
         # own count of linked replicas is 0 exactly when its writes are about to be discarded.
         up = sum(1 for r in replicas if not (r["is_sdown"] or r["is_odown"] or r.get("is_disconnected")))
         if not named:
-            return None, up
+            return None, up, failing
         host, port = named
-        return (host.decode() if isinstance(host, bytes) else host, int(port)), up
+        return (host.decode() if isinstance(host, bytes) else host, int(port)), up, failing
 
     def forget(self) -> None:
         """Ask Sentinel again before the next batch (a write was refused or not confirmed)."""
