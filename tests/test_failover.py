@@ -192,7 +192,6 @@ def test_sentinels_that_disagree_never_let_a_batch_be_written_alone(tmp_path):
     count as written without a replica's confirmation, as its resync will discard it. Here one
     sentinel of three names a server with no replica, two name another: the hit is answered 204 and
     held (/readyz 503); once a majority names that server it counts, once."""
-
     from .helpers import add_site, counters, hit
 
     lone, other = RedisProcess(tmp_path / "lone").start(), RedisProcess(tmp_path / "other").start()
