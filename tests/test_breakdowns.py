@@ -150,3 +150,63 @@ def test_hits_through_the_beacon_are_attributed_to_their_visit(app, client, redi
                        for k in redis_client.keys("va:{travinh}:*") if redis_client.type(k) == b"hash")
     for secret in (b"oq=secret", b"token=abc", b"q=tra", b"coc_coc_browser", b"Mozilla", b"203.0.113"):
         assert secret not in stored, secret
+
+
+def sources_of(client) -> dict:
+    answer = client.get("/api/v1/sites/travinh/sources?period=today", headers=ADMIN).get_json()
+    assert answer["visits"] == sum(c["visits"] for c in answer["channels"])
+    return {(s["channel"], s["name"]): s["visits"] for s in answer["sources"]}
+
+
+def test_a_visit_whose_session_redis_lost_keeps_where_the_reader_came_from(app, client, redis_client):
+    """A reader from Google reads a second page; Redis then loses their session (evicted under memory
+    pressure, restarted empty): their third page begins a visit again, which still counts as from
+    Google (their visit's source), not as 'direct' from the site's own page they clicked on."""
+    from .helpers import hit
+
+    add_site(client)
+    google = "https://www.google.com.vn/search?q=tra+vinh"
+    assert hit(client, url="https://travinh.gov.vn/a", agent=ANDROID_CHROME, referrer=google).status_code == 204
+    app.config["CLOCK"].now += timedelta(minutes=2)
+    assert hit(client, url="https://travinh.gov.vn/b", agent=ANDROID_CHROME,
+               referrer="https://travinh.gov.vn/a").status_code == 204
+    sessions = list(redis_client.scan_iter("va:{travinh}:s:*"))
+    assert len(sessions) == 1
+    redis_client.delete(*sessions)
+    app.config["CLOCK"].now += timedelta(minutes=2)
+    assert hit(client, url="https://travinh.gov.vn/c", agent=ANDROID_CHROME,
+               referrer="https://travinh.gov.vn/b").status_code == 204
+    assert client.get("/api/v1/sites/travinh/history?days=1", headers=ADMIN).get_json()["days"][0]["visits"] == 2
+    assert sources_of(client) == {("search", "Google"): 2}
+
+
+def test_a_reader_back_after_the_visit_timeout_is_attributed_afresh(app, client):
+    """A reader from Google, back 31 minutes later from Zalo in the same browser: two visits, one from
+    each (what this worker remembers of a visit is never reused past the visit timeout)."""
+    from .helpers import hit
+
+    add_site(client)
+    assert hit(client, url="https://travinh.gov.vn/a", agent=ANDROID_CHROME,
+               referrer="https://www.google.com/").status_code == 204
+    app.config["CLOCK"].now += timedelta(minutes=29, seconds=30)  # within the visit, past what is trusted
+    assert hit(client, url="https://travinh.gov.vn/b", agent=ANDROID_CHROME,
+               referrer="https://www.bing.com/").status_code == 204
+    app.config["CLOCK"].now += timedelta(minutes=31)
+    assert hit(client, url="https://travinh.gov.vn/c", agent=ANDROID_CHROME,
+               referrer="https://zalo.me/").status_code == 204
+    assert sources_of(client) == {("search", "Google"): 1, ("social", "Zalo"): 1}
+
+
+def test_what_a_worker_remembers_of_ongoing_visits_is_bounded():
+    """At most max_visitors readers are remembered; the least recently counted go first."""
+    from service.ingest.attribution import OngoingVisits
+
+    ongoing = OngoingVisits(1800, max_visitors=100)
+    hits = [Hit("travinh", f"v{n}", "pageview", NOW + timedelta(seconds=n), ZONE, channel="search", source="Google",
+                device="mobile", browser="Chrome", os="Android", app="none") for n in range(250)]
+    ongoing.counted(hits, ["visit"] * 250)
+    assert len(ongoing) == 100
+    later = NOW + timedelta(minutes=5)
+    assert ongoing.attribution("v149", later) is None
+    assert ongoing.attribution("v150", later) == ("search", "Google", "mobile", "Chrome", "Android", "none")
+    assert ongoing.attribution("v150", NOW + timedelta(minutes=32)) is None  # 29.5 min on: past 1,740 s

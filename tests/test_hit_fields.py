@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import redis
 
 from service.ops.redis_process import free_port
 
@@ -57,6 +56,8 @@ def apply_recipe(package: Path) -> None:
     anchor = "    def local_day(self) -> date:"
     assert anchor in text and 'SCRIPT_COLUMNS = ("visitor",' in text
     text = text.replace(anchor, '    probe: str = ""\n\n' + anchor)
+    assert '"os", "app")\n' in text
+    text = text.replace('"os", "app")\n', '"os", "app", "probe")\n', 1)  # VISIT_FIELDS: counted once per visit
     hits.write_text(text.replace('SCRIPT_COLUMNS = ("visitor",', 'SCRIPT_COLUMNS = ("probe", "visitor",'))
     keys = package / "storage" / "keys.py"
     text = keys.read_text()

@@ -4,6 +4,9 @@ The source comes from the referrer (and a campaign's ``utm_source`` on the page 
 from the User-Agent, both classified once per distinct host or agent (sources.py, devices.py
 cache them). The script counts them for the hits that begin a visit only. 'internal' needs to
 know every site's domains: ``SiteHosts`` keeps them per worker, read again each minute.
+
+Only a visit's first pageview needs them: ``OngoingVisits`` remembers the readers whose hits Redis
+counted moments ago, with what their hit carried, so the next pageviews of their visits reuse it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from collections.abc import Iterable
 
 from ..errors import RedisReplyError, StorageUnavailable
+from ..model.hits import VISIT_FIELDS
+
+VISIT_FIELD_COUNT = len(VISIT_FIELDS)
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +70,63 @@ class SiteHosts:
                 else:
                     exact[domain] = site.id
         self._exact, self._wildcards = exact, wildcards
+
+
+ONGOING_VISITORS = 20_000
+"""Readers per worker whose visit is remembered as ongoing (~320 bytes each, tracemalloc: ~6.5 MB at most); past it
+the least recently counted go first (they are parsed again on their next pageview, nothing more)."""
+ONGOING_MARGIN_SECONDS = 60.0
+"""A remembered visit is trusted as ongoing only this long short of VISIT_TIMEOUT_SECONDS."""
+
+Attribution = tuple[str, ...]
+"""What a hit says of its visit: the values of its ``VISIT_FIELDS`` (channel, source, device, browser, OS, app)."""
+
+
+class OngoingVisits:
+    """The readers whose pageview Redis counted in the last VISIT_TIMEOUT_SECONDS, per worker.
+
+    A reader's session in Redis ends no earlier than their last counted pageview plus the visit
+    timeout, so their next pageview before then continues the visit and its source and device
+    are never counted (the script counts them for a visit's first pageview only). It reuses what
+    the counted one carried instead of parsing its referrer and agent again: the device is the
+    same (the agent is part of the visitor id), and the source only matters should Redis have
+    lost the session (restarted empty, an outage longer than the timeout), where the visit then
+    keeps the source of the reader's earlier pageview rather than taking the site's own page as
+    its referrer. Filled by the recorder from the outcomes of written batches; the pipeline asks.
+    Times are the hits' own datetimes (compared, never converted: a timestamp() costs more than
+    the lookup).
+    """
+
+    def __init__(self, visit_timeout_seconds: float, max_visitors: int = ONGOING_VISITORS):
+        self.trusted = timedelta(seconds=visit_timeout_seconds - ONGOING_MARGIN_SECONDS)
+        self.max_visitors = max_visitors
+        # visitor -> (its last counted pageview's time, until when a pageview continues it, attribution);
+        # least recently counted first
+        self._visitors: OrderedDict[str, tuple[datetime, datetime, Attribution]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._visitors)
+
+    def attribution(self, visitor: str, at: datetime) -> Attribution | None:
+        """What ``visitor``'s ongoing visit carries, if a pageview at ``at`` continues it."""
+        known = self._visitors.get(visitor)
+        if known is not None and known[0] <= at < known[1]:
+            return known[2]
+        return None
+
+    def counted(self, hits: Iterable, outcomes: Iterable[str]) -> None:
+        """Remember the readers of the pageviews Redis just counted (``visit`` or ``pageview``)."""
+        if self.trusted <= timedelta(0):
+            return
+        visitors, trusted = self._visitors, self.trusted
+        with self._lock:
+            for hit, outcome in zip(hits, outcomes):
+                if outcome == "pageview" or outcome == "visit":
+                    at = hit.at
+                    known = visitors.get(hit.visitor)
+                    if known is None or known[0] <= at:  # not a late hit replayed from a buffer
+                        visitors[hit.visitor] = (at, at + trusted, hit[-VISIT_FIELD_COUNT:])
+                        visitors.move_to_end(hit.visitor)
+            while len(visitors) > self.max_visitors:
+                visitors.popitem(last=False)

@@ -27,13 +27,13 @@ from .filters import agent_drop_reason, claimed_hosts, domain_drop_reason
 from ..model.sites import Site
 from .recorder import BufferedRecorder
 from .address_blocks import AddressBlocks
-from ..model.hits import Hit, Outcome, RequestFacts
+from ..model.hits import VISIT_FIELDS, Hit, Outcome, RequestFacts
 from ..model.page_urls import page_key, page_link
 from ..storage import CounterStore
 from ..model.visitor import address_id, group_visitor_id, visitor_id
-from .attribution import SiteHosts
-from .devices import Device, classify_device
-from .sources import Source, classify_source
+from .attribution import Attribution, SiteHosts
+from .devices import classify_device
+from .sources import classify_source
 
 
 class Draft:
@@ -46,8 +46,7 @@ class Draft:
     site: Site | None = None
     zone = visitor = client = page = link = group_visitor = group_zone = ""
     day: date | None = None
-    source: Source | None = None
-    device: Device | None = None
+    attribution: Attribution = ("",) * len(VISIT_FIELDS)
 
     def __init__(self, facts: RequestFacts, parse: Callable[[], Beacon], now: datetime):
         self.facts, self.parse, self.now = facts, parse, now
@@ -69,6 +68,7 @@ class HitPipeline:
         self.clock = clock
         self.default_timezone = default_timezone
         self.blocks = blocks or recorder.blocks
+        self.visits = recorder.visits
         self.site_hosts = SiteHosts(store)
         # The referrer lists and the User-Agent resolver load at start (~0.2 s), not on a reader's first hit.
         classify_device("Mozilla/5.0")
@@ -153,22 +153,27 @@ class HitPipeline:
             draft.link = page_link(draft.beacon.url, draft.page, params)
 
     def attribute(self, draft: Draft) -> None:
-        """A pageview's source and device (the script keeps them only if the hit begins a visit)."""
+        """A pageview's source and device (the script keeps them only if the hit begins a visit): those
+        of the reader's ongoing visit when Redis counted them moments ago, else parsed."""
         if draft.beacon.kind != "pageview":
             return
+        ongoing = self.visits.attribution(draft.visitor, draft.now)
+        if ongoing is not None:
+            draft.attribution = ongoing
+            return
         site, url = draft.site, draft.beacon.url
-        draft.device = classify_device(draft.facts.agent)
+        device = classify_device(draft.facts.agent)
         query = url.partition("?")[2].partition("#")[0] if "utm_" in url else ""
         owns = site.owns if site else (lambda host: False)
-        draft.source = classify_source(draft.beacon.referrer or "", query, draft.device.app, owns,
-                                       lambda host: self.site_hosts.owner(host) not in (None, draft.beacon.site))
+        source = classify_source(draft.beacon.referrer or "", query, device.app, owns,
+                                 lambda host: self.site_hosts.owner(host) not in (None, draft.beacon.site))
+        draft.attribution = (*source, *device)
 
     def record(self, draft: Draft) -> Outcome:
         site, beacon = draft.site, draft.beacon
         unchecked = () if site else claimed_hosts(beacon, draft.facts)
-        source, device = draft.source, draft.device
         hit = Hit(beacon.site, draft.visitor, beacon.kind, draft.now, draft.zone, draft.client,
                   draft.day if site else None, unchecked, draft.page, beacon.title, draft.link,
                   site.group if site and draft.group_visitor else "", draft.group_visitor, draft.group_zone,
-                  *(source or ("", "")), *(device or ("", "", "", "")))
+                  *draft.attribution)  # VISIT_FIELDS: Hit's last
         return self.recorder.record(hit)

@@ -31,6 +31,7 @@ from .batches import Batch
 from .outages import OutageLog
 from ..ops.startup import gunicorn_workers
 from .address_blocks import AddressBlocks
+from .attribution import OngoingVisits
 from ..model.hits import Hit, Outcome
 from ..storage import CounterStore
 
@@ -56,6 +57,8 @@ class BufferedRecorder:
                  blocks: AddressBlocks | None = None):
         self.store = store
         self.blocks = blocks or AddressBlocks()
+        self.visits = OngoingVisits(store.limits.visit_timeout_seconds)
+        """Readers whose visit Redis counted moments ago: the pipeline reuses their source and device."""
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered_hits = max_buffered_hits
         workers = gunicorn_workers()
@@ -294,13 +297,15 @@ class BufferedRecorder:
                       len(batch.hits), REJECTED_AFTER_ATTEMPTS, why, where)
 
     def _note(self, hit: Hit, outcome: str) -> None:
-        """Count a written hit's outcome; a flooding address is turned away until its minute ends."""
+        """Count a written hit's outcome; a flooding address is turned away until its minute ends; a
+        counted reader's visit is ongoing."""
         self._note_all([hit], [outcome])
 
     def _note_all(self, hits: list[Hit], outcomes: list[str]) -> None:
         # One increment per outcome and batch, not per hit: each is a locked shared-memory write.
         for outcome, count in Counter(outcomes).items():
             metrics.hits(outcome).inc(count)
+        self.visits.counted(hits, outcomes)
         if Outcome.IP_LIMITED in outcomes:
             for hit, outcome in zip(hits, outcomes):
                 if outcome == Outcome.IP_LIMITED:

@@ -139,6 +139,13 @@ class Hit(NamedTuple):
         return self.day or local_day(self.at, ZoneInfo(self.timezone))
 
 
+VISIT_FIELDS = ("channel", "source", "device", "browser", "os", "app")
+"""What a visit's first pageview says of the whole visit (where from, on what), counted once per visit:
+Hit's last fields, in this order. A pageview that continues a visit carries its visit's (the pipeline's
+``attribute`` step); a new per-visit field goes at the end of Hit and of this list."""
+if Hit._fields[-len(VISIT_FIELDS):] != VISIT_FIELDS:
+    raise ImportError(f"Hit must end with its per-visit fields {VISIT_FIELDS}")
+
 SCRIPT_COLUMNS = ("visitor", "at", "kind", "page", "title", "link", "channel", "source", "device", "browser", "os",
                   "app")
 """The Hit fields record_hits.lua reads, each as one MessagePack column (``hits.<name>[i]``; ``at``
