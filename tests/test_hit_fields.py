@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from service.ops.redis_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
