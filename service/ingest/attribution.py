@@ -100,19 +100,19 @@ class OngoingVisits:
     def __init__(self, visit_timeout_seconds: float, max_visitors: int = ONGOING_VISITORS):
         self.trusted = timedelta(seconds=visit_timeout_seconds - ONGOING_MARGIN_SECONDS)
         self.max_visitors = max_visitors
-        # visitor -> (its last counted pageview's time, until when a pageview continues it, attribution);
-        # least recently counted first
-        self._visitors: OrderedDict[str, tuple[datetime, datetime, Attribution]] = OrderedDict()
+        # visitor -> (until when a pageview continues the visit, its attribution); least recently counted first
+        self._visitors: OrderedDict[str, tuple[datetime, Attribution]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._visitors)
 
     def attribution(self, visitor: str, at: datetime) -> Attribution | None:
-        """What ``visitor``'s ongoing visit carries, if a pageview at ``at`` continues it."""
+        """What ``visitor``'s ongoing visit carries, if a pageview at ``at`` continues it (a pageview
+        older than the one remembered does too: Redis's session is at least as recent as that one)."""
         known = self._visitors.get(visitor)
-        if known is not None and known[0] <= at < known[1]:
-            return known[2]
+        if known is not None and at < known[0]:
+            return known[1]
         return None
 
     def counted(self, hits: Iterable, outcomes: Iterable[str]) -> None:
@@ -123,10 +123,12 @@ class OngoingVisits:
         with self._lock:
             for hit, outcome in zip(hits, outcomes):
                 if outcome == "pageview" or outcome == "visit":
-                    at = hit.at
+                    until = hit.at + trusted
                     known = visitors.get(hit.visitor)
-                    if known is None or known[0] <= at:  # not a late hit replayed from a buffer
-                        visitors[hit.visitor] = (at, at + trusted, hit[-VISIT_FIELD_COUNT:])
+                    if known is None:  # a new key goes last
+                        visitors[hit.visitor] = (until, hit[-VISIT_FIELD_COUNT:])
+                    elif known[0] < until:  # not a late hit replayed from a buffer
+                        visitors[hit.visitor] = (until, hit[-VISIT_FIELD_COUNT:])
                         visitors.move_to_end(hit.visitor)
             while len(visitors) > self.max_visitors:
                 visitors.popitem(last=False)
