@@ -34,13 +34,16 @@ sys.path.insert(0, str(ROOT))
 from bench.launch import BENCH_ENV, Redis, service_env  # noqa: E402
 from bench.report import fmt, table  # noqa: E402
 
-WARM_HITS = 300
+POOL_AGENTS = 200
+"""The pooled User-Agents: each is seen twice in the warm-up (its verdicts cached, its visit ongoing)."""
+WARM_HITS = 2 * POOL_AGENTS
 """Requests before the counted ones: caches filled, every lazy import done."""
 ROUTES = {"floor": "/bench/floor", "hit": "/api/v1/hit"}
 
 
-def inner(route: str, hits: int, agents: str) -> None:
-    """Run under valgrind: WARM_HITS then ``hits`` requests of one route through the test client."""
+def prepared(route: str, agents: str):
+    """The app with one site, and ``send(i)``: request i of a run of one route through the test client
+    (a pooled agent, or from the first counted request on with agents='fresh', a new one each)."""
     from bench.floor import create_app
     from service.model.sites import Site
 
@@ -52,22 +55,36 @@ def inner(route: str, hits: int, agents: str) -> None:
                        "referrer": "https://www.google.com.vn/", "title": "Bài 1"}).encode()
     headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://bench-a.bench.example.vn"}
     pool = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(2000)]
-    for i in range(WARM_HITS + hits):
+            f"Chrome/{100 + i % 26}.0.{i}.{i % 200} Safari/537.36" for i in range(POOL_AGENTS)]
+
+    def send(i: int) -> None:
         agent = pool[i % len(pool)] if agents == "pool" or i < WARM_HITS else f"{pool[i % len(pool)]} X/{i}"
         client.post(ROUTES[route], data=body, headers={**headers, "User-Agent": agent},
                     environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    return app, send
+
+
+def inner(route: str, hits: int, agents: str) -> None:
+    """Run under valgrind: WARM_HITS then ``hits`` requests of one route through the test client."""
+    app, send = prepared(route, agents)
+    for i in range(WARM_HITS + hits):
+        send(i)
     app.extensions["recorder"].flush()
+
+
+def inner_env(redis_url: str, folder: Path) -> dict[str, str]:
+    """The environment of an inner run: the bench's settings, one hour of site cache, a 10 s flush."""
+    (folder / "metrics").mkdir(parents=True, exist_ok=True)
+    return {**service_env(), **BENCH_ENV, "REDIS_URL": redis_url, "PYTHONHASHSEED": "0",
+            "SITE_CACHE_SECONDS": "3600", "FLUSH_INTERVAL_MS": "10000", "LOG_LEVEL": "ERROR",
+            "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"), "JOURNAL_DIR": str(folder / "journal"),
+            "ADMIN_TOKEN": "instructions-" + "0" * 32}
 
 
 def counted(route: str, hits: int, agents: str, redis_url: str, workdir: Path) -> int:
     """Instructions of one whole valgrind run (start-up included)."""
     folder = Path(tempfile.mkdtemp(prefix=f"{route}-{hits}-", dir=workdir))
-    (folder / "metrics").mkdir()
-    env = {**service_env(), **BENCH_ENV, "REDIS_URL": redis_url, "PYTHONHASHSEED": "0",
-           "SITE_CACHE_SECONDS": "3600", "FLUSH_INTERVAL_MS": "10000", "LOG_LEVEL": "ERROR",
-           "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"), "JOURNAL_DIR": str(folder / "journal"),
-           "ADMIN_TOKEN": "instructions-" + "0" * 32}
+    env = inner_env(redis_url, folder)
     done = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
                            f"--cachegrind-out-file={folder / 'cachegrind.out'}", sys.executable, __file__,
                            "--inner", route, "--hits", str(hits), "--agents", agents],
@@ -82,7 +99,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hits", type=int, default=1000, help="requests of the shorter run (the longer: 3 times)")
     parser.add_argument("--agents", choices=("pool", "fresh"), default="pool",
-                        help="pool: 2,000 agents seen in the warm-up; fresh: a new agent every request")
+                        help=f"pool: {POOL_AGENTS} agents seen in the warm-up; fresh: a new agent every request")
     parser.add_argument("--inner", choices=tuple(ROUTES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
