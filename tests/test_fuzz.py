@@ -414,10 +414,18 @@ ROUTES = ["/api/v1/hit", "/api/v1/hit.gif", "/api/v1/sites/travinh/counters", "/
           "/api/v1/hit/", "/API/V1/HIT", "//api/v1/hit", "/api/v1/sites/travinh/counters/", "/api/v1/./hit"]
 
 
+def fuzzed_path(text: str) -> str:
+    """A request path made of any text. A second leading slash is escaped: Werkzeug's test client
+    reads ``//x/...`` as a host name (and fails on one it cannot encode, before the app sees it);
+    ROUTES has ``//api/v1/hit`` for that case."""
+    quoted = quote(text.encode("utf-8", "surrogatepass"), safe="/")
+    return "/" + ("%2F" + quoted[1:] if quoted.startswith("/") else quoted)
+
+
 @settings(FUZZ, max_examples=400)
 @given(method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND",
                                "CONNECT", "BREW"]),
-       path=st.sampled_from(ROUTES) | TEXT.map(lambda t: "/" + quote(t.encode("utf-8", "surrogatepass"), safe="/")),
+       path=st.sampled_from(ROUTES) | TEXT.map(fuzzed_path),
        query=st.none() | TEXT, auth=st.sampled_from([{}, ADMIN]), body=st.none() | RAW_BODIES)
 def test_fuzzed_methods_and_paths(watch, client, method, path, query, auth, body):
     """Any method on any path answers without a 5xx, with the JSON envelope on 404/405, and a 405 says Allow."""
