@@ -15,13 +15,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timedelta
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from ..errors import RedisReplyError, StorageUnavailable
 from ..model.hits import VISIT_FIELDS
-
-VISIT_FIELD_COUNT = len(VISIT_FIELDS)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +78,7 @@ ONGOING_MARGIN_SECONDS = 60.0
 
 Attribution = tuple[str, ...]
 """What a hit says of its visit: the values of its ``VISIT_FIELDS`` (channel, source, device, browser, OS, app)."""
+VISIT_FIELD_COUNT = len(VISIT_FIELDS)
 
 
 class OngoingVisits:
@@ -125,10 +124,9 @@ class OngoingVisits:
                 if outcome == "pageview" or outcome == "visit":
                     until = hit.at + trusted
                     known = visitors.get(hit.visitor)
-                    if known is None:  # a new key goes last
+                    if known is None or known[0] < until:  # not a late hit replayed from a buffer
                         visitors[hit.visitor] = (until, hit[-VISIT_FIELD_COUNT:])
-                    elif known[0] < until:  # not a late hit replayed from a buffer
-                        visitors[hit.visitor] = (until, hit[-VISIT_FIELD_COUNT:])
-                        visitors.move_to_end(hit.visitor)
+                        if known is not None:  # a new key is last already
+                            visitors.move_to_end(hit.visitor)
             while len(visitors) > self.max_visitors:
                 visitors.popitem(last=False)

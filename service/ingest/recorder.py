@@ -225,7 +225,7 @@ class BufferedRecorder:
                         self._give_back_drops(drops)
                         raise
                 return written
-            self._check_sites(batch)
+            batch.check_sites(self.store.get_site)
             started = time.perf_counter()
             drops = self._take_drops() if self._drops else {}
             try:
@@ -248,29 +248,6 @@ class BufferedRecorder:
             self._batches.popleft()
             self._size -= size
             metrics.BUFFER_DEPTH.set(self._size)
-
-    def _check_sites(self, batch: Batch) -> None:
-        """Check hits made while their site was unknown here against the site's settings.
-
-        Done once per batch, before its first attempt, so a retry sends the same hits.
-        """
-        if not any(hit.unchecked_hosts for hit in batch.hits):
-            return
-        sites, kept = {}, []
-        for hit in batch.hits:
-            if hit.unchecked_hosts:
-                if hit.site not in sites:
-                    sites[hit.site] = self.store.get_site(hit.site)  # StorageUnavailable: later
-                site = sites[hit.site]
-                if site is None:
-                    metrics.hits(Outcome.UNKNOWN_SITE).inc()
-                    continue
-                if not all(site.owns(host) for host in hit.unchecked_hosts):
-                    metrics.hits(Outcome.FOREIGN_DOMAIN).inc()
-                    continue
-                hit = hit._replace(timezone=site.timezone, day=None, unchecked_hosts=())
-            kept.append(hit)
-        batch.hits = kept
 
     def _refused(self, exc: Exception) -> None:
         """Redis answered the head batch with an error (or writing it failed here, a bug): wait if
