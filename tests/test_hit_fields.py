@@ -15,11 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE_PART = """\
 -- A throwaway per-visit breakdown: visits by their hit's probe value.
-for _, i in ipairs(visit_hits) do
-  redis.call('HINCRBY', K.probe, hits.probe[i], 1)
-end
-if #visit_hits > 0 then
-  redis.call('EXPIRE', K.probe, TTL.probe, 'NX')
+WRITERS[#WRITERS + 1] = function(G)
+  for _, i in ipairs(G.visit_hits) do
+    redis.call('HINCRBY', G.K.probe, hits.probe[i], 1)
+  end
+  if #G.visit_hits > 0 then
+    redis.call('EXPIRE', G.K.probe, G.TTL.probe, 'NX')
+  end
 end
 """
 

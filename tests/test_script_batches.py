@@ -10,6 +10,7 @@ import pytest
 
 from service.errors import RedisReplyError
 from service.model.hits import Hit
+from service.storage import keys
 
 from .helpers import add_site, counters
 
@@ -93,3 +94,38 @@ def test_a_batch_of_visits_counts_each_name_as_one_by_one(app_config, redis_clie
                               "Other": 2}
     assert together["dev"] == {"d|mobile": 20, "a|Zalo": 10, "a|none": 10}
     assert together["os"] == {"Android": 20}
+
+
+def test_a_batch_over_many_sites_is_refused_whole_when_one_site_has_a_key_of_the_wrong_type(app, client, redis_client):
+    """One script call counts the whole batch: a wrong key of its last site stops the writes of every
+    site before it, so the retry (set aside on disk after three) never counts the first sites twice."""
+    sites = [f"xa-{n}" for n in range(5)]
+    for site in sites:
+        add_site(client, site, (f"{site}.gov.vn",))
+    store = app.extensions["store"]
+    now = datetime.now(timezone.utc)
+    redis_client.set(keys.total("xa-4"), "not a hash")  # where the last site's all-time totals belong
+    before = {k: redis_client.dump(k) for k in redis_client.keys("va:*")}
+    batch = [Hit(site, f"reader-{n}", "pageview", now, ZONE, page="/a") for n, site in enumerate(sites)]
+    with pytest.raises(RedisReplyError) as refused:
+        store.record_hits(batch, batch_id="many")
+    assert f"{keys.total('xa-4')} is not a hash" in refused.value.redis_message
+    assert {k: redis_client.dump(k) for k in redis_client.keys("va:*")} == before
+    redis_client.delete(keys.total("xa-4"))
+    assert store.record_hits(batch, batch_id="many") == ["visit"] * 5
+    assert [counters(client, site)["total"]["pageviews"] for site in sites] == [1] * 5
+
+
+def test_a_site_of_a_batch_written_before_counts_nothing_and_the_others_count(app, client, redis_client):
+    """Each site and day of a batch keeps its own marker: when one of them was written by an earlier
+    attempt (an older version called the script once per site), a retry counts only the others."""
+    for site in ("xa-a", "xa-b"):
+        add_site(client, site, (f"{site}.gov.vn",))
+    store = app.extensions["store"]
+    now = datetime.now(timezone.utc)
+    first = Hit("xa-a", "reader", "pageview", now, ZONE, page="/a")
+    second = Hit("xa-b", "reader", "pageview", now, ZONE, page="/b")
+    assert store.record_hits([first], batch_id="retried") == ["visit"]  # the marker of the batch's group 0
+    assert store.record_hits([first, second], batch_id="retried") == ["duplicate", "visit"]
+    assert counters(client, "xa-a")["total"]["pageviews"] == 1
+    assert counters(client, "xa-b")["total"]["pageviews"] == 1

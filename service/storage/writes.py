@@ -75,9 +75,10 @@ class WritesMixin:
     def record_hits(self, hits: list[Hit], batch_id: str, drops: dict | None = None) -> list[Outcome]:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
 
-        One script call per site and local day (a batch may straddle midnight), each under
-        its own marker, all in one pipeline. Outcomes are those of record_hits.lua, or 'duplicate' for hits of a
-        batch already written.
+        The hits are grouped by site and local day (a batch may straddle midnight), each group under
+        its own marker, and counted by one script call (on Cluster one per group, all in one pipeline
+        all the same). Outcomes are those of record_hits.lua, or 'duplicate' for hits of a group
+        already written.
         """
         groups: dict[tuple[str, str, date], list[int]] = {}
         for index, hit in enumerate(hits):
@@ -90,21 +91,10 @@ class WritesMixin:
                   "pages_all_time": limits.pages_all_time, "sources_per_day": limits.sources_per_day,
                   "detail_kept_per_past_day": keys.DETAIL_KEPT_PER_PAST_DAY,
                   "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY}
-        calls = []
-        for number, ((site, zone, day), indexes) in enumerate(groups.items()):
-            day_keys = keys.for_day(site, ZoneInfo(zone), day, limits.detail_days)
-            marker = keys.batch_marker(site, f"{batch_id}:{number}")  # a retry groups the same way
-            group = [hits[index] for index in indexes]
-            at_ms = [int(hit.at.timestamp() * 1000) for hit in group]
-            names = [marker, *day_keys.names, *[day_keys.session(hit.visitor) for hit in group]]
-            if limits.address_hits_per_minute:  # the script reads these only to apply that limit
-                names += [day_keys.address_minute(hit.client, ms // 60000) for hit, ms in zip(group, at_ms)]
-            newest = max(at_ms) // 1000
-            named = {**shared, "visits_field": day_keys.fields[0], "pageviews_field": day_keys.fields[1],
-                     "visitors_field": day_keys.fields[2]}
-            args = [*(named[name] for name in SCRIPT_ARGS),
-                    *(max(60, deadline - newest) for deadline in day_keys.deadlines), pack_hits(group, at_ms)]
-            calls.append((names, args))
+        numbered = [(number, *group) for number, group in enumerate(groups.items())]
+        # One call for the whole batch; on Cluster one per group, each on its site's node.
+        calls = [self._script_call(batch_id, part, hits, shared)
+                 for part in ([[g] for g in numbered] if self.is_cluster else [numbered])]
         confirm, master = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
@@ -120,6 +110,7 @@ class WritesMixin:
                 self.redis.connection_pool.disconnect()
             raise
         outcomes = [""] * len(hits)
+        replies = [reply for call in replies for reply in call]  # one per group, in groups' order
         for (site, _, day), indexes, reply in zip(groups, groups.values(), replies):
             if isinstance(reply, bytes):  # 'duplicate': written before; 'unknown_site': removed meanwhile
                 for index in indexes:
@@ -134,6 +125,27 @@ class WritesMixin:
             if pushed_out:
                 metrics.PAGES_PUSHED_OUT.inc(pushed_out)
         return outcomes
+
+    def _script_call(self, batch_id: str, numbered: list, hits: list[Hit], shared: dict) -> tuple[list, list]:
+        """KEYS and ARGV of one record_hits.lua call over ``numbered`` groups, (number, (site, zone, day),
+        hit indexes): each group's marker and day keys, then every hit's session (and address) key;
+        the shared arguments, each group's own, then the hits, packed in group order."""
+        limits = self.limits
+        names, group_args, group_hits, at_ms, sessions, addresses = [], [], [], [], [], []
+        for number, (site, zone, day), indexes in numbered:
+            day_keys = keys.for_day(site, ZoneInfo(zone), day, limits.detail_days)
+            group = [hits[index] for index in indexes]
+            group_ms = [int(hit.at.timestamp() * 1000) for hit in group]
+            newest = max(group_ms) // 1000
+            # The marker is the group's: a retry groups the same way, and a group written before counts nothing.
+            names += [keys.batch_marker(site, f"{batch_id}:{number}"), *day_keys.names]
+            group_args += [*day_keys.fields, len(group), *(max(60, deadline - newest) for deadline in day_keys.deadlines)]
+            group_hits += group
+            at_ms += group_ms
+            sessions += [day_keys.session(hit.visitor) for hit in group]
+            if limits.address_hits_per_minute:  # the script reads these only to apply that limit
+                addresses += [day_keys.address_minute(hit.client, ms // 60000) for hit, ms in zip(group, group_ms)]
+        return names + sessions + addresses, [*(shared[name] for name in SCRIPT_ARGS), len(numbered), *group_args, pack_hits(group_hits, at_ms)]
 
     @staticmethod
     def _drop_commands(drops: dict, hits: list[Hit]) -> list[tuple]:
@@ -182,7 +194,8 @@ class WritesMixin:
         commands += extra
         if confirm and calls:
             # A write after the batch's, so that WAIT also covers a marker an earlier attempt wrote.
-            commands += [("PEXPIRE", names[0], keys.BATCH_MARKER_SECONDS * 1000) for names, _ in calls]
+            commands += [("PEXPIRE", marker, keys.BATCH_MARKER_SECONDS * 1000) for names, args in calls
+                         for marker in names[:args[len(SCRIPT_ARGS)] * GROUP_KEYS:GROUP_KEYS]]
             commands.append(("WAIT", confirm, self.confirm_timeout_ms))
         if not commands:
             return []
@@ -230,23 +243,37 @@ def pack_hits(hits: list[Hit], at_ms: list[int]) -> bytes:
 
 
 SCRIPT_ARGS = ("online_window_ms", "visit_timeout_ms", "visitor_hits_per_minute", "marker_seconds",
-               "address_hits_per_minute", "pages_per_day", "pages_all_time", "sources_per_day", "detail_kept_per_past_day", "pages_kept_per_past_day", "visits_field",
-               "pageviews_field", "visitors_field")
-"""record_hits.lua's ARGV, named (``A.<name>``); then one lifetime per keys.EXPIRING_DAY_KEYS
-(``TTL.<name>``, seconds) and last the hits (``A.hits``, see pack_hits)."""
+               "address_hits_per_minute", "pages_per_day", "pages_all_time", "sources_per_day",
+               "detail_kept_per_past_day", "pages_kept_per_past_day")
+"""record_hits.lua's first ARGV, shared by every group of a call (``A.<name>``); then the number of
+groups, each group's GROUP_ARGS, and last the hits (``A.hits``, see pack_hits)."""
+GROUP_ARGS = ("visits_field", "pageviews_field", "visitors_field", "count")
+"""A group's own ARGV (``G.A.<name>``; ``count``, its hits, is ``G.count``), then one lifetime per
+keys.EXPIRING_DAY_KEYS (``G.TTL.<name>``, seconds)."""
+GROUP_KEYS = 1 + len(keys.DAY_KEYS)
+"""KEYS per group: its batch marker, then keys.DAY_KEYS."""
 
 
 def script_prelude() -> str:
     """The Lua lines that name record_hits.lua's KEYS and ARGV, generated from the lists above."""
-    day = keys.DAY_KEYS
-    lines = ["-- Generated by storage/writes.py from keys.DAY_KEYS, SCRIPT_ARGS and SCRIPT_COLUMNS.",
-             "local K = {marker = KEYS[1]" + "".join(f", {k.name} = KEYS[{n}]" for n, k in enumerate(day, 2)) + "}",
-             f"local PER_HIT_KEYS = {1 + len(day)}  -- KEYS[PER_HIT_KEYS + i]: hit i's session; then its address",
-             "local A = {" + ", ".join(f"{name} = ARGV[{n}]" for n, name in enumerate(SCRIPT_ARGS, 1)) + "}"]
-    ttl_from = len(SCRIPT_ARGS) + 1
-    lines.append("local TTL = {" + ", ".join(f"{k.name} = ARGV[{n}]" for n, k in
-                                             enumerate(keys.EXPIRING_DAY_KEYS, ttl_from)) + "}")
-    lines.append(f"A.hits = ARGV[{ttl_from + len(keys.EXPIRING_DAY_KEYS)}]")
+    day, expiring = keys.DAY_KEYS, keys.EXPIRING_DAY_KEYS
+    groups_at = len(SCRIPT_ARGS) + 1
+    per_group = len(GROUP_ARGS) + len(expiring)
+    own = [f"{name} = ARGV[a + {n}]" for n, name in enumerate(GROUP_ARGS) if name != "count"]
+    lines = ["-- Generated by storage/writes.py from keys.DAY_KEYS, SCRIPT_ARGS, GROUP_ARGS and SCRIPT_COLUMNS.",
+             "local A = {" + ", ".join(f"{name} = ARGV[{n}]" for n, name in enumerate(SCRIPT_ARGS, 1)) + "}",
+             f"local GROUPS = tonumber(ARGV[{groups_at}])",
+             f"A.hits = ARGV[{groups_at + 1} + GROUPS * {per_group}]",
+             f"local HIT_KEYS = GROUPS * {GROUP_KEYS}  -- KEYS[HIT_KEYS + i]: hit i's session; then the addresses",
+             "-- Group g (1-based) of the call, whose hits follow the ``first`` hits of the groups before it.",
+             "local function group(g, first)",
+             f"  local k, a = (g - 1) * {GROUP_KEYS}, {groups_at + 1} + (g - 1) * {per_group}",
+             "  return {index = g, first = first, count = tonumber(ARGV[a + " + str(GROUP_ARGS.index("count")) + "]),",
+             "    K = {marker = KEYS[k + 1]" + "".join(f", {key.name} = KEYS[k + {n}]" for n, key in enumerate(day, 2)) + "},",
+             "    A = {" + ", ".join(own) + "},",
+             "    TTL = {" + ", ".join(f"{key.name} = ARGV[a + {n}]" for n, key in enumerate(expiring, len(GROUP_ARGS)))
+             + "}}",
+             "end"]
     return "\n".join(lines + type_checks()) + "\n"
 
 
@@ -256,15 +283,16 @@ can ask for (TYPE's status reply becomes a Lua table), and a missing key reads a
 
 
 def type_checks() -> list[str]:
-    """``check_types(when)``, unrolled from keys.DAY_KEYS: probe each key a batch will write (its ``written``
-    is true in ``when``); a key of the wrong type is an error reply naming it, before any write."""
+    """``check_types(K, when)``, unrolled from keys.DAY_KEYS: probe each of a group's keys ``K`` that it will
+    write (its ``written`` is true in ``when``); a key of the wrong type is an error reply naming it, before
+    any write."""
     lines = ["local function probe(command, key, wanted)",
              "  local reply = redis.pcall(command, key)",
              "  if type(reply) == 'table' and reply.err then",
              "    return redis.error_reply('WRONGTYPE ' .. key .. ' is not a ' .. wanted)",
              "  end",
              "end",
-             "local function check_types(when)",
+             "local function check_types(K, when)",
              "  local wrong"]
     for written in dict.fromkeys(k.written for k in keys.DAY_KEYS if k.written != "never"):
         probes = " or ".join(f"probe('{TYPE_PROBES[k.type]}', K.{k.name}, '{k.type}')"

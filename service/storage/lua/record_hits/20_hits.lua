@@ -1,72 +1,33 @@
 -- Each hit in turn: presence, the visitor's visit and minute cap, the address cap, its page.
 
-local sessions = {}        -- session key -> {last, minute, in_minute, existed, advanced}
-local addresses = {}       -- address key -> {hits before this batch, hits now}
-local outcomes = {}
-local seen = {}            -- ZADD arguments: score, member, score, member...
-local visitors = {}        -- PFADD arguments
-local newest, pageviews, visits = 0, 0, 0
-local page_views = {}      -- page -> views in this batch
-local page_titles = {}     -- page -> the newest title sent
-local page_links = {}      -- page -> the newest spelling of its path, when it differs
-local page_order = {}      -- pages in the order first seen
-local over_cap = 0
-local visit_hits = {}  -- indexes of the hits that began a visit (what per-visit breakdowns count)
+-- The call's, not a group's: a reader's session is their site's, whatever the day.
+local sessions = {}        -- session key -> {last, minute, in_minute, existed, advanced, dirty}
+local addresses = {}       -- address key -> {hits before this call, hits now}
+local stored_sessions = {} -- session key -> its value, or false: read below, in one MGET per CHUNK keys
 
--- One counted pageview of a page (whether the day has room for the page is decided after the loop).
-local function count_page(page, title, link)
-  if page == '' then
-    return
-  end
-  local views = page_views[page]
-  if views == nil then
-    page_order[#page_order + 1] = page
-    views = 0
-  end
-  page_views[page] = views + 1
-  if title ~= '' then
-    page_titles[page] = title
-  end
-  if link ~= '' then
-    page_links[page] = link
-  end
-end
-
--- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
--- the order first seen, pages the day has already counted stay, new ones while there is room.
--- Only a batch that could reach the cap asks which of its pages the day has (most never do).
-local function apply_page_cap()
-  local page_cap, pages_today = tonumber(A.pages_per_day), redis.call('ZCARD', K.pages)
-  if pages_today + #page_order <= page_cap then
-    return
-  end
-  local known = {}
-  for _, scores in ipairs(in_chunks('ZMSCORE', K.pages, nil, page_order)) do
-    for _, score in ipairs(scores) do
-      known[#known + 1] = score
+-- The sessions of the call's pageviews, read at once (a GET each cost a script call per hit). MGET
+-- reads a key of another type as missing: that session starts afresh and its SET replaces it.
+do
+  local names = {}
+  for i = 1, hit_total do
+    if hits.kind[i] ~= 'ping' then
+      names[#names + 1] = KEYS[HIT_KEYS + i]
     end
   end
-  local kept = {}
-  for j, page in ipairs(page_order) do
-    if known[j] or pages_today < page_cap then
-      if not known[j] then
-        pages_today = pages_today + 1
-      end
-      kept[#kept + 1] = page
-    else
-      over_cap = over_cap + page_views[page]
+  for first = 1, #names, CHUNK do
+    local last = math.min(first + CHUNK - 1, #names)
+    local values = redis.call('MGET', unpack(names, first, last))
+    for j = first, last do
+      stored_sessions[names[j]] = values[j - first + 1]
     end
   end
-  page_order = kept
 end
-
-local stored_sessions = {}  -- session key -> its value, or false: read below, in one MGET per CHUNK keys
 
 local function session_of(key)
   local state = sessions[key]
   if state == nil then
     local raw = stored_sessions[key]
-    state = {last = 0, minute = -1, in_minute = 0, existed = raw ~= false, advanced = false, dirty = false}
+    state = {last = 0, minute = -1, in_minute = 0, existed = raw ~= false and raw ~= nil, advanced = false, dirty = false}
     if raw then
       -- An older version wrote only "<last hit ms>".
       local a, m, n = string.match(raw, '^(%d+):?(%d*):?(%d*)$')
@@ -77,7 +38,7 @@ local function session_of(key)
   return state
 end
 
--- Tell whether one more hit from an address goes past its per-minute limit.
+-- Tell whether one more hit from an address goes past its per-minute limit (or an error reply).
 local function address_flooding(key)
   local state = addresses[key]
   if state == nil then
@@ -93,8 +54,55 @@ local function address_flooding(key)
   return state.now > address_cap
 end
 
+-- One counted pageview of a page (whether the day has room for the page is decided after the loop).
+local function count_page(G, page, title, link)
+  if page == '' then
+    return
+  end
+  local views = G.page_views[page]
+  if views == nil then
+    G.page_order[#G.page_order + 1] = page
+    views = 0
+  end
+  G.page_views[page] = views + 1
+  if title ~= '' then
+    G.page_titles[page] = title
+  end
+  if link ~= '' then
+    G.page_links[page] = link
+  end
+end
+
+-- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
+-- the order first seen, pages the day has already counted stay, new ones while there is room.
+-- Only a group that could reach the cap asks which of its pages the day has (most never do).
+local function apply_page_cap(G)
+  local page_cap, pages_today = tonumber(A.pages_per_day), redis.call('ZCARD', G.K.pages)
+  if pages_today + #G.page_order <= page_cap then
+    return
+  end
+  local known = {}
+  for _, scores in ipairs(in_chunks('ZMSCORE', G.K.pages, nil, G.page_order)) do
+    for _, score in ipairs(scores) do
+      known[#known + 1] = score
+    end
+  end
+  local kept = {}
+  for j, page in ipairs(G.page_order) do
+    if known[j] or pages_today < page_cap then
+      if not known[j] then
+        pages_today = pages_today + 1
+      end
+      kept[#kept + 1] = page
+    else
+      G.over_cap = G.over_cap + G.page_views[page]
+    end
+  end
+  G.page_order = kept
+end
+
 -- One pageview of a visitor: slide the visit, cap a visitor refreshing too fast.
-local function count(state, visitor, now)
+local function count(G, state, visitor, now)
   local minute = math.floor(now / 60000)
   if minute == state.minute then
     if state.in_minute >= cap then
@@ -111,68 +119,55 @@ local function count(state, visitor, now)
   if now > state.last then
     state.last, state.advanced = now, true
   end
-  pageviews = pageviews + 1
-  visitors[#visitors + 1] = visitor
+  G.pageviews = G.pageviews + 1
+  G.visitors[#G.visitors + 1] = visitor
   if new_visit then
-    visits = visits + 1
+    G.visits = G.visits + 1
     return 'visit'
   end
   return 'pageview'
 end
 
--- Columns, not one array per hit: a few tables however many hits there are.
-local hits = cmsgpack.unpack(A.hits)
-local hit_visitor, hit_at, hit_kind = hits.visitor, hits.at, hits.kind
-local hit_count = #hit_at
-
--- The sessions of the batch's pageviews, read at once (a GET each cost a script call per hit). MGET
--- reads a key of another type as missing: that session starts afresh and its SET below replaces it.
-do
-  local names = {}
-  for i = 1, hit_count do
-    if hit_kind[i] ~= 'ping' then
-      names[#names + 1] = KEYS[PER_HIT_KEYS + i]
+-- A group's hits, in order: their outcomes, and what its writers will write. An error reply for an
+-- address counter of the wrong type.
+local function count_group(G)
+  G.outcomes, G.seen, G.visitors, G.visit_hits = {}, {}, {}, {}  -- seen: ZADD score, member...; visitors: PFADD
+  G.page_views, G.page_titles, G.page_links, G.page_order = {}, {}, {}, {}  -- page -> views, newest title, spelling
+  G.newest, G.pageviews, G.visits, G.over_cap, G.pushed_out = 0, 0, 0, 0, 0
+  local visitor_of, at_of, kind_of = hits.visitor, hits.at, hits.kind
+  for i = G.first + 1, G.first + G.count do
+    local visitor, now, kind = visitor_of[i], at_of[i], kind_of[i]
+    local outcome
+    local flooding = false
+    if address_cap > 0 then
+      flooding = address_flooding(KEYS[HIT_KEYS + hit_total + i])
+      if type(flooding) == 'table' then
+        return flooding  -- an error reply, before any write
+      end
     end
-  end
-  for first = 1, #names, CHUNK do
-    local last = math.min(first + CHUNK - 1, #names)
-    local values = redis.call('MGET', unpack(names, first, last))
-    for j = first, last do
-      stored_sessions[names[j]] = values[j - first + 1]
-    end
-  end
-end
-for i = 1, hit_count do
-  local visitor, now, kind = hit_visitor[i], hit_at[i], hit_kind[i]
-  local outcome
-  local flooding = false
-  if address_cap > 0 then
-    flooding = address_flooding(KEYS[PER_HIT_KEYS + hit_count + i])
-    if type(flooding) == 'table' then
-      return flooding  -- an error reply, before any write
-    end
-  end
-  if flooding then
-    outcome = 'ip_limited'
-  else
-    -- Presence: the newest time seen counts (ZADD GT, below), pings included.
-    seen[#seen + 1] = now
-    seen[#seen + 1] = visitor
-    if now > newest then
-      newest = now
-    end
-    if kind == 'ping' then
-      outcome = 'ping'
+    if flooding then
+      outcome = 'ip_limited'
     else
-      outcome = count(session_of(KEYS[PER_HIT_KEYS + i]), visitor, now)
-      if outcome == 'visit' then
-        visit_hits[#visit_hits + 1] = i
+      -- Presence: the newest time seen counts (ZADD GT, in 30_counters), pings included.
+      G.seen[#G.seen + 1] = now
+      G.seen[#G.seen + 1] = visitor
+      if now > G.newest then
+        G.newest = now
       end
-      if outcome ~= 'rate_limited' then
-        count_page(hits.page[i], hits.title[i], hits.link[i])
+      if kind == 'ping' then
+        outcome = 'ping'
+      else
+        outcome = count(G, session_of(KEYS[HIT_KEYS + i]), visitor, now)
+        if outcome == 'visit' then
+          G.visit_hits[#G.visit_hits + 1] = i
+        end
+        if outcome ~= 'rate_limited' then
+          count_page(G, hits.page[i], hits.title[i], hits.link[i])
+        end
       end
     end
+    G.outcomes[#G.outcomes + 1] = outcome
   end
-  outcomes[#outcomes + 1] = outcome
+  apply_page_cap(G)
+  return nil
 end
-apply_page_cap()

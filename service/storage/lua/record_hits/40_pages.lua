@@ -1,44 +1,49 @@
 -- Pages: the day's views and all time (the baseline is folded into all time), the titles and
 -- spellings (one HSET for all pages).
-local title_fields, link_fields = {}, {}  -- HSET arguments: page, value, page, value...
-local function add_field(fields, page, value)
-  if value then
-    fields[#fields + 1] = page
-    fields[#fields + 1] = value
+WRITERS[#WRITERS + 1] = function(G)
+  local K, page_order, page_views = G.K, G.page_order, G.page_views
+  if #page_order == 0 then
+    return
   end
-end
-for _, page in ipairs(page_order) do
-  redis.call('ZINCRBY', K.pages, page_views[page], page)
-  redis.call('ZINCRBY', K.pages_all, page_views[page], page)
-  add_field(title_fields, page, page_titles[page])
-  add_field(link_fields, page, page_links[page])
-end
-in_chunks('HSET', K.titles, nil, title_fields)
-in_chunks('HSET', K.links, nil, link_fields)
+  local title_fields, link_fields = {}, {}  -- HSET arguments: page, value, page, value...
+  for _, page in ipairs(page_order) do
+    redis.call('ZINCRBY', K.pages, page_views[page], page)
+    redis.call('ZINCRBY', K.pages_all, page_views[page], page)
+    local title, link = G.page_titles[page], G.page_links[page]
+    if title then
+      title_fields[#title_fields + 1] = page
+      title_fields[#title_fields + 1] = title
+    end
+    if link then
+      link_fields[#link_fields + 1] = page
+      link_fields[#link_fields + 1] = link
+    end
+  end
+  in_chunks('HSET', K.titles, nil, title_fields)
+  in_chunks('HSET', K.links, nil, link_fields)
 
--- All time: at most A.pages_all_time pages. Past it the least viewed go (ZPOPMIN: a page is never
--- pushed out by one with fewer views; flood pages with one view each push out only pages with
--- one view), with their titles and spellings: both hashes hold kept pages only, so they are
--- bounded too. The highest count pushed out so far is kept (pg:floor), for the docs' promise.
-local pushed_out = 0
-local room = tonumber(A.pages_all_time)
-if #page_order > 0 and redis.call('ZCARD', K.pages_all) > room then
-  local popped = redis.call('ZPOPMIN', K.pages_all, redis.call('ZCARD', K.pages_all) - room)
-  local gone = {}
-  for j = 1, #popped, 2 do
-    gone[#gone + 1] = popped[j]
+  -- All time: at most A.pages_all_time pages. Past it the least viewed go (ZPOPMIN: a page is never
+  -- pushed out by one with fewer views; flood pages with one view each push out only pages with
+  -- one view), with their titles and spellings: both hashes hold kept pages only, so they are
+  -- bounded too. The highest count pushed out so far is kept (pg:floor), for the docs' promise.
+  local room = tonumber(A.pages_all_time)
+  if redis.call('ZCARD', K.pages_all) > room then
+    local popped = redis.call('ZPOPMIN', K.pages_all, redis.call('ZCARD', K.pages_all) - room)
+    local gone = {}
+    for j = 1, #popped, 2 do
+      gone[#gone + 1] = popped[j]
+    end
+    G.pushed_out = #gone
+    in_chunks('HDEL', K.titles, nil, gone)
+    in_chunks('HDEL', K.links, nil, gone)
+    local highest = tonumber(popped[#popped])
+    if highest > tonumber(redis.call('HGET', K.pages_floor, 'views') or '0') then
+      redis.call('HSET', K.pages_floor, 'views', highest)
+    end
+    redis.call('HINCRBY', K.pages_floor, 'pages', G.pushed_out)
   end
-  pushed_out = #gone
-  in_chunks('HDEL', K.titles, nil, gone)
-  in_chunks('HDEL', K.links, nil, gone)
-  local highest = tonumber(popped[#popped])
-  if highest > tonumber(redis.call('HGET', K.pages_floor, 'views') or '0') then
-    redis.call('HSET', K.pages_floor, 'views', highest)
-  end
-  redis.call('HINCRBY', K.pages_floor, 'pages', pushed_out)
-end
-if #page_order > 0 then
-  redis.call('EXPIRE', K.pages, TTL.pages, 'NX')
+
+  redis.call('EXPIRE', K.pages, G.TTL.pages, 'NX')
   -- A past day only answers top lists: keep its top entries, drop the long tail. Copied into
   -- a fresh set (ZRANGESTORE onto itself), since a set trimmed in place keeps its big hash
   -- table (about 130 KiB a day at 10,000 pages, bench/pages.py); its lifetime is kept.
@@ -51,4 +56,3 @@ if #page_order > 0 then
     end
   end
 end
-

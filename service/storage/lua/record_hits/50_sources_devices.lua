@@ -1,9 +1,13 @@
--- Where each visit's reader came from and on what, from its first counted pageview (visit_hits):
+-- Where each visit's reader came from and on what, from its first counted pageview (G.visit_hits):
 -- K.sources "<channel>|<name>", K.devices "d|<device>" and "a|<app>", K.browsers, K.oses -> visits.
 -- So every breakdown of a day sums to the day's visits. Past A.sources_per_day names in a hash a
 -- new name counts under its channel's '(other)' ('Other' for browsers and OS): the hashes stay
--- bounded whatever anonymous readers send, and each lives TTL.<name> past its day.
-if #visit_hits > 0 then
+-- bounded whatever anonymous readers send, and each lives G.TTL.<name> past its day.
+WRITERS[#WRITERS + 1] = function(G)
+  local K = G.K
+  if #G.visit_hits == 0 then
+    return
+  end
   local room = tonumber(A.sources_per_day)
   -- The batch's visits tallied per key and name first: a call per distinct name, not per visit.
   local tallies, order = {}, {}  -- key -> {name -> visits}, key -> names in the order first seen
@@ -29,7 +33,7 @@ if #visit_hits > 0 then
     end
     return value
   end
-  for _, i in ipairs(visit_hits) do
+  for _, i in ipairs(G.visit_hits) do
     local channel = either(hits.channel[i], 'direct')
     tally(K.sources, channel .. '|' .. either(hits.source[i], ''), channel .. '|(other)')
     tally(K.devices, 'd|' .. either(hits.device[i], 'other'))
@@ -53,7 +57,7 @@ if #visit_hits > 0 then
     end
   end
   for _, name in ipairs({'sources', 'devices', 'browsers', 'oses'}) do
-    redis.call('EXPIRE', K[name], TTL[name], 'NX')
+    redis.call('EXPIRE', K[name], G.TTL[name], 'NX')
   end
 end
 
@@ -61,7 +65,11 @@ end
 -- rest into '(other)' of their channel ('Other' for browsers and OS), so the day still sums to its
 -- visits and a flooded day shrinks to a few KiB for its DETAIL_DAYS. Once a day, by the first visit
 -- of the next one (a trimmed hash is at the limit, so later batches only ask its length).
-if #visit_hits > 0 then
+WRITERS[#WRITERS + 1] = function(G)
+  local K = G.K
+  if #G.visit_hits == 0 then
+    return
+  end
   local keep = tonumber(A.detail_kept_per_past_day)
   local function fold(key, other_of)
     if redis.call('HLEN', key) <= keep + 8 then  -- room for the channels' '(other)' fields
