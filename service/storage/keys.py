@@ -292,7 +292,7 @@ class DayKey(NamedTuple):
 
     name: str
     type: str
-    """Its Redis type, checked before the script writes anything."""
+    """Its Redis type ('hll': a HyperLogLog, a string to Redis), checked before the script writes anything."""
     build: Callable[[str, date], str]
     """(site, local day) -> the key's name."""
     keep_days: int | None = None
@@ -306,7 +306,7 @@ DAY_KEYS: tuple[DayKey, ...] = (
     DayKey("config", "hash", lambda site, day: config(site), written="never"),
     DayKey("online", "zset", lambda site, day: online(site)),
     DayKey("history", "hash", history),
-    DayKey("visitors", "string", lambda site, day: f"{site_prefix(site)}:u:{day.isoformat()}", SALT_KEEP_DAYS),
+    DayKey("visitors", "hll", lambda site, day: f"{site_prefix(site)}:u:{day.isoformat()}", SALT_KEEP_DAYS),
     DayKey("total", "hash", lambda site, day: total(site)),
     DayKey("pages", "zset", pages_day, PAGE_DAYS_KEPT, "pages"),
     DayKey("pages_before", "zset", lambda site, day: pages_day(site, day - timedelta(days=1)), written="pages"),

@@ -277,20 +277,26 @@ def script_prelude() -> str:
     return "\n".join(lines + type_checks()) + "\n"
 
 
-TYPE_PROBES = {"hash": "HLEN", "zset": "ZCARD", "string": "STRLEN"}
-"""A read that fails on a key of any other type, per Redis type: an integer reply is the cheapest a script
-can ask for (TYPE's status reply becomes a Lua table), and a missing key reads as 0."""
+TYPE_PROBES = {"hash": "HLEN", "zset": "ZCARD", "hll": "PFCOUNT"}
+"""A read that fails on a key of any other type, per type: its integer reply (0: no such key) is also
+the key's size, which the writers use (SIZES) instead of asking again."""
 
 
 def type_checks() -> list[str]:
     """``check_types(K, when)``, unrolled from keys.DAY_KEYS: probe each of a group's keys ``K`` that it will
     write (its ``written`` is true in ``when``); a key of the wrong type is an error reply naming it, before
-    any write."""
-    lines = ["local function probe(command, key, wanted)",
+    any write. A key read already (SIZES) by a command of its type is not asked again."""
+    lines = ["local SIZES = {}  -- key -> its length (HLEN, ZCARD; PFCOUNT for a HyperLogLog) before the call's",
+             "                  -- writes, then grown by the writers that add to it: never less than it is",
+             "local function probe(command, key, wanted)",
+             "  if SIZES[key] ~= nil then",
+             "    return nil",
+             "  end",
              "  local reply = redis.pcall(command, key)",
              "  if type(reply) == 'table' and reply.err then",
              "    return redis.error_reply('WRONGTYPE ' .. key .. ' is not a ' .. wanted)",
              "  end",
+             "  SIZES[key] = reply",
              "end",
              "local function check_types(K, when)",
              "  local wrong"]

@@ -77,7 +77,8 @@ end
 -- the order first seen, pages the day has already counted stay, new ones while there is room.
 -- Only a group that could reach the cap asks which of its pages the day has (most never do).
 local function apply_page_cap(G)
-  local page_cap, pages_today = tonumber(A.pages_per_day), redis.call('ZCARD', G.K.pages)
+  local page_cap, pages_today = tonumber(A.pages_per_day), SIZES[G.K.pages] or redis.call('ZCARD', G.K.pages)
+  SIZES[G.K.pages] = pages_today  -- read by a command of its type: check_types need not ask again
   if pages_today + #G.page_order <= page_cap then
     return
   end

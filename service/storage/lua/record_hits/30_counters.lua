@@ -44,8 +44,11 @@ WRITERS[#WRITERS + 1] = function(G)
     grew = grew + changed
   end
   if grew > 0 then
-    redis.call('EXPIRE', K.visitors, G.TTL.visitors, 'NX')
+    if SIZES[K.visitors] == 0 then  -- a new key (its probe's PFCOUNT): its lifetime, once
+      redis.call('EXPIRE', K.visitors, G.TTL.visitors, 'NX')
+    end
     local estimate = redis.call('PFCOUNT', K.visitors)
+    SIZES[K.visitors] = estimate
     local before = tonumber(redis.call('HGET', K.history, G.A.visitors_field) or '0')
     if estimate > before then
       redis.call('HSET', K.history, G.A.visitors_field, estimate)

@@ -27,8 +27,13 @@ WRITERS[#WRITERS + 1] = function(G)
   -- one view), with their titles and spellings: both hashes hold kept pages only, so they are
   -- bounded too. The highest count pushed out so far is kept (pg:floor), for the docs' promise.
   local room = tonumber(A.pages_all_time)
-  if redis.call('ZCARD', K.pages_all) > room then
-    local popped = redis.call('ZPOPMIN', K.pages_all, redis.call('ZCARD', K.pages_all) - room)
+  local all_time = SIZES[K.pages_all] + #page_order  -- at most that: some pages had views already
+  if all_time > room then
+    all_time = redis.call('ZCARD', K.pages_all)
+  end
+  if all_time > room then
+    local popped = redis.call('ZPOPMIN', K.pages_all, all_time - room)
+    all_time = room
     local gone = {}
     for j = 1, #popped, 2 do
       gone[#gone + 1] = popped[j]
@@ -42,17 +47,22 @@ WRITERS[#WRITERS + 1] = function(G)
     end
     redis.call('HINCRBY', K.pages_floor, 'pages', G.pushed_out)
   end
+  SIZES[K.pages_all] = all_time
 
-  redis.call('EXPIRE', K.pages, G.TTL.pages, 'NX')
+  if SIZES[K.pages] == 0 then  -- a new day's set: its lifetime, once
+    redis.call('EXPIRE', K.pages, G.TTL.pages, 'NX')
+  end
+  SIZES[K.pages] = SIZES[K.pages] + #page_order
   -- A past day only answers top lists: keep its top entries, drop the long tail. Copied into
   -- a fresh set (ZRANGESTORE onto itself), since a set trimmed in place keeps its big hash
   -- table (about 130 KiB a day at 10,000 pages, bench/pages.py); its lifetime is kept.
   local keep = tonumber(A.pages_kept_per_past_day)
-  if redis.call('ZCARD', K.pages_before) > keep then
+  if SIZES[K.pages_before] > keep then
     local lifetime = redis.call('PTTL', K.pages_before)
     redis.call('ZRANGESTORE', K.pages_before, K.pages_before, 0, keep - 1, 'REV')
     if lifetime > 0 then
       redis.call('PEXPIRE', K.pages_before, lifetime)
     end
+    SIZES[K.pages_before] = keep
   end
 end
