@@ -9,7 +9,6 @@ operator screen's time and Redis round trips at 10, 100 and 1,000 sites.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 import re
