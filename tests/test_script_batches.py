@@ -129,3 +129,17 @@ def test_a_site_of_a_batch_written_before_counts_nothing_and_the_others_count(ap
     assert store.record_hits([first, second], batch_id="retried") == ["duplicate", "visit"]
     assert counters(client, "xa-a")["total"]["pageviews"] == 1
     assert counters(client, "xa-b")["total"]["pageviews"] == 1
+
+
+def test_a_day_s_visitors_key_that_is_no_hyperloglog_is_named_and_nothing_is_written(app, client, redis_client):
+    """The day's distinct visitors are a HyperLogLog: a plain string there refuses the batch by name."""
+    add_site(client)
+    store = app.extensions["store"]
+    now = datetime.now(timezone.utc)
+    day = now.astimezone(ZoneInfo(ZONE)).date().isoformat()
+    redis_client.set(f"va:{{travinh}}:u:{day}", "no estimate")
+    before = site_dump(redis_client)
+    with pytest.raises(RedisReplyError) as refused:
+        store.record_hits([visit("reader", now)], batch_id="one")
+    assert f"va:{{travinh}}:u:{day} is not a HyperLogLog" in refused.value.redis_message
+    assert site_dump(redis_client) == before

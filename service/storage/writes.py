@@ -280,6 +280,8 @@ def script_prelude() -> str:
 TYPE_PROBES = {"hash": "HLEN", "zset": "ZCARD", "hll": "PFCOUNT"}
 """A read that fails on a key of any other type, per type: its integer reply (0: no such key) is also
 the key's size, which the writers use (SIZES) instead of asking again."""
+TYPE_NAMES = {"hll": "HyperLogLog"}
+"""How an error reply names a type that Redis does not (a HyperLogLog is a string to Redis)."""
 
 
 def type_checks() -> list[str]:
@@ -301,7 +303,7 @@ def type_checks() -> list[str]:
              "local function check_types(K, when)",
              "  local wrong"]
     for written in dict.fromkeys(k.written for k in keys.DAY_KEYS if k.written != "never"):
-        probes = " or ".join(f"probe('{TYPE_PROBES[k.type]}', K.{k.name}, '{k.type}')"
+        probes = " or ".join(f"probe('{TYPE_PROBES[k.type]}', K.{k.name}, '{TYPE_NAMES.get(k.type, k.type)}')"
                              for k in keys.DAY_KEYS if k.written == written)
         lines += [f"  if when.{written} then", f"    wrong = {probes}", "    if wrong then return wrong end", "  end"]
     return lines + ["end"]
