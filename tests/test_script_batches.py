@@ -143,3 +143,15 @@ def test_a_day_s_visitors_key_that_is_no_hyperloglog_is_named_and_nothing_is_wri
         store.record_hits([visit("reader", now)], batch_id="one")
     assert f"va:{{travinh}}:u:{day} is not a HyperLogLog" in refused.value.redis_message
     assert site_dump(redis_client) == before
+
+
+def test_a_batch_with_no_hits_left_still_writes_its_turned_away_tally(app, client, redis_client):
+    """A batch whose hits all went (their site was removed while Redis was away) still carries the
+    tally of hits turned away at once: written, with no script call for hits that are not there."""
+    from collections import Counter
+
+    add_site(client)
+    store = app.extensions["store"]
+    day = datetime.now(timezone.utc).astimezone(ZoneInfo(ZONE)).date()
+    assert store.record_hits([], batch_id="empty", drops={("travinh", ZONE, day): Counter({"bot": 2})}) == []
+    assert redis_client.hgetall(keys.not_counted("travinh", day)) == {b"bot": b"2"}

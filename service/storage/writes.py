@@ -94,7 +94,7 @@ class WritesMixin:
         numbered = [(number, *group) for number, group in enumerate(groups.items())]
         # One call for the whole batch; on Cluster one per group, each on its site's node.
         calls = [self._script_call(batch_id, part, hits, shared)
-                 for part in ([[g] for g in numbered] if self.is_cluster else [numbered])]
+                 for part in ([[g] for g in numbered] if self.is_cluster else [numbered] if numbered else [])]
         confirm, master = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
