@@ -18,7 +18,7 @@ def per_hit(summary: dict) -> dict:
     evalsha = commands.get("evalsha", 0) + commands.get("eval", 0)
     batches = sum(h["batches"] for h in hits)
     # Round trips: one per EVALSHA when each hit is written before answering; one per batch
-    # (a pipeline of one EVALSHA per site) when hits are batched; plus site-settings refreshes.
+    # (one EVALSHA a batch; on Cluster one per site) when hits are batched; plus site-settings refreshes.
     trips = (batches if summary["mode"].flush_ms else evalsha) + commands.get("hgetall", 0)
 
     def share(value):
