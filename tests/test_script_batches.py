@@ -155,3 +155,28 @@ def test_a_batch_with_no_hits_left_still_writes_its_turned_away_tally(app, clien
     day = datetime.now(timezone.utc).astimezone(ZoneInfo(ZONE)).date()
     assert store.record_hits([], batch_id="empty", drops={("travinh", ZONE, day): Counter({"bot": 2})}) == []
     assert redis_client.hgetall(keys.not_counted("travinh", day)) == {b"bot": b"2"}
+
+
+def test_one_day_written_by_two_groups_of_a_batch_keeps_the_page_cap(app_config, redis_client):
+    """A site whose time zone changes while hits wait in a buffer sends one batch with a group per zone
+    for the same local day (both UTC+7 here): the second group sees the first one's pages, and the day
+    keeps PAGES_PER_DAY pages, the rest counted for the site only, as when the groups come one by one."""
+    from service import create_app
+
+    now = datetime.now(timezone.utc)
+    batch = [Hit("travinh", f"reader-{n}", "pageview", now, zone, page=f"/{zone[5:]}-{n}")
+             for zone in ("Asia/Ho_Chi_Minh", "Asia/Bangkok") for n in range(8)]
+    found = []
+    for batches in ([batch], [batch[:8], batch[8:]]):
+        redis_client.flushall()
+        app = create_app({**app_config, "PAGES_PER_DAY": 10})
+        add_site(app.test_client())
+        store = app.extensions["store"]
+        for number, part in enumerate(batches):
+            store.record_hits(part, batch_id=f"b{number}")
+        day = now.astimezone(ZoneInfo(ZONE)).date()
+        found.append((redis_client.zrange(keys.pages_day("travinh", day), 0, -1),
+                      counters(app.test_client())["today"]["pageviews"]))
+    together, one_by_one = found
+    assert together == one_by_one
+    assert len(together[0]) == 10 and together[1] == 16

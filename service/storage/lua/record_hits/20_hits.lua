@@ -76,12 +76,16 @@ end
 -- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
 -- the order first seen, pages the day has already counted stay, new ones while there is room.
 -- Only a group that could reach the cap asks which of its pages the day has (most never do).
+-- Run by the pages writer (40_pages), in phase 2: a group before this one in the call may have
+-- written to the same day (one site in two zones while its time zone changes, or a past day
+-- trimmed by the next day's group); SIZES is the day's size, or more.
 local function apply_page_cap(G)
-  local page_cap, pages_today = tonumber(A.pages_per_day), SIZES[G.K.pages] or redis.call('ZCARD', G.K.pages)
-  SIZES[G.K.pages] = pages_today  -- read by a command of its type: check_types need not ask again
+  local page_cap, pages_today = tonumber(A.pages_per_day), SIZES[G.K.pages]
   if pages_today + #G.page_order <= page_cap then
     return
   end
+  pages_today = redis.call('ZCARD', G.K.pages)
+  SIZES[G.K.pages] = pages_today
   local known = {}
   for _, scores in ipairs(in_chunks('ZMSCORE', G.K.pages, nil, G.page_order)) do
     for _, score in ipairs(scores) do
@@ -169,6 +173,5 @@ local function count_group(G)
     end
     G.outcomes[#G.outcomes + 1] = outcome
   end
-  apply_page_cap(G)
   return nil
 end

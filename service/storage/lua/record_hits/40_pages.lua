@@ -1,6 +1,10 @@
 -- Pages: the day's views and all time (the baseline is folded into all time), the titles and
 -- spellings (one HSET for all pages).
 WRITERS[#WRITERS + 1] = function(G)
+  if #G.page_order == 0 then
+    return
+  end
+  apply_page_cap(G)
   local K, page_order, page_views = G.K, G.page_order, G.page_views
   if #page_order == 0 then
     return
