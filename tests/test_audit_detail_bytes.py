@@ -48,29 +48,3 @@ def test_a_flooded_day_shrinks_once_past_and_keeps_its_sums(app, client, redis_c
     assert past_bytes * settings.DETAIL_DAYS <= DETAIL_CEILING_PER_SITE, past_bytes
     total = client.get("/api/v1/sites/travinh/counters").get_json()["total"]["visits"]
     assert total == settings.SOURCES_PER_DAY + 1 == before["src"] + 1  # every visit of both days, once
-
-
-def test_a_midnight_batch_over_many_sites_folds_a_few_past_days_and_the_next_batches_the_rest(app, client, redis_client):
-    """The first batch after midnight holds every busy site's first visit: it folds at most
-    PAST_DAY_TRIMS_PER_CALL past days' hashes (a script call folding them all held Redis ~0.7 s at 100
-    sites), the next batches fold the others, and every past day keeps its sums."""
-    store = app.extensions["store"]
-    sites = [f"xa-{n:02d}" for n in range(12)]
-    for site in sites:
-        add_site(client, site, (f"{site}.gov.vn",))
-    names = keys.DETAIL_KEPT_PER_PAST_DAY + 20
-    day1 = DAY1.astimezone(ZoneInfo(ZONE)).date()
-    for site in sites:
-        store.record_hits([Hit(site, f"r{n}", "pageview", DAY1, ZONE, page="/a", channel="referral",
-                               source=f"nguon-{n}.vn", device="mobile", browser=f"B{n}", os=f"O{n}", app="none")
-                           for n in range(names)], f"{site}-day1")
-    past = [keys.detail(site, kind, day1) for site in sites for kind in ("src", "br", "os")]
-    sums = {key: sum(int(v) for v in redis_client.hvals(key)) for key in past}
-    folded = []
-    for batch in range(8):
-        store.record_hits([Hit(site, f"next-{batch}", "pageview", DAY1 + timedelta(days=1, minutes=batch), ZONE,
-                               page="/a") for site in sites], f"day2-{batch}")
-        folded.append(sum(redis_client.hlen(key) <= keys.DETAIL_KEPT_PER_PAST_DAY + 8 for key in past))
-    assert folded[0] == keys.PAST_DAY_TRIMS_PER_CALL
-    assert folded == sorted(folded) and folded[-1] == len(past)
-    assert {key: sum(int(v) for v in redis_client.hvals(key)) for key in past} == sums

@@ -278,11 +278,6 @@ DETAIL_KEPT_PER_PAST_DAY = 100
 """Names a past day's sources, browsers and OS hashes keep (the most visits); the rest are folded into
 '(other)' of their channel ('Other'), so the day still sums to its visits and a flood costs ~100 names
 a day for DETAIL_DAYS, not SOURCES_PER_DAY."""
-PAST_DAY_TRIMS_PER_CALL = 8
-"""Past days' hashes folded and page sets trimmed by one write script call at most: at local midnight
-the first batch holds every busy site's first visit of the day, and folding them all at once held
-Redis for 726 ms at 100 sites with full past days (43 ms with 8); the others are trimmed by the next
-batches."""
 """Per-visit detail hashes of a local day: sources, devices and apps, browsers, OS."""
 
 

@@ -90,8 +90,7 @@ class WritesMixin:
                   "address_hits_per_minute": limits.address_hits_per_minute, "pages_per_day": limits.pages_per_day,
                   "pages_all_time": limits.pages_all_time, "sources_per_day": limits.sources_per_day,
                   "detail_kept_per_past_day": keys.DETAIL_KEPT_PER_PAST_DAY,
-                  "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY,
-                  "past_day_trims_per_call": keys.PAST_DAY_TRIMS_PER_CALL}
+                  "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY}
         numbered = [(number, *group) for number, group in enumerate(groups.items())]
         # One call for the whole batch; on Cluster one per group, each on its site's node.
         calls = [self._script_call(batch_id, part, hits, shared)
@@ -245,7 +244,7 @@ def pack_hits(hits: list[Hit], at_ms: list[int]) -> bytes:
 
 SCRIPT_ARGS = ("online_window_ms", "visit_timeout_ms", "visitor_hits_per_minute", "marker_seconds",
                "address_hits_per_minute", "pages_per_day", "pages_all_time", "sources_per_day",
-               "detail_kept_per_past_day", "pages_kept_per_past_day", "past_day_trims_per_call")
+               "detail_kept_per_past_day", "pages_kept_per_past_day")
 """record_hits.lua's first ARGV, shared by every group of a call (``A.<name>``); then the number of
 groups, each group's GROUP_ARGS, and last the hits (``A.hits``, see pack_hits)."""
 GROUP_ARGS = ("visits_field", "pageviews_field", "visitors_field", "count")

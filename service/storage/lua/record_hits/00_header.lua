@@ -43,7 +43,6 @@ local window, timeout, cap = tonumber(A.online_window_ms), tonumber(A.visit_time
 local address_cap = tonumber(A.address_hits_per_minute)
 local CHUNK = 500  -- arguments per variadic call, well under Lua's stack limit (even: pairs stay whole)
 local WRITERS = {}  -- phase 2: function(G) of each part from 30_ on, run in name order for each group
-local trims_left = tonumber(A.past_day_trims_per_call)  -- past days' sets and hashes this call may trim
 
 -- One variadic command (with an optional flag before the arguments) over ``args``, CHUNK at a
 -- time; its replies, one per chunk.

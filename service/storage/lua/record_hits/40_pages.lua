@@ -61,8 +61,7 @@ WRITERS[#WRITERS + 1] = function(G)
   -- a fresh set (ZRANGESTORE onto itself), since a set trimmed in place keeps its big hash
   -- table (about 130 KiB a day at 10,000 pages, bench/pages.py); its lifetime is kept.
   local keep = tonumber(A.pages_kept_per_past_day)
-  if SIZES[K.pages_before] > keep and trims_left > 0 then  -- else by a later batch: a call trims a few
-    trims_left = trims_left - 1
+  if SIZES[K.pages_before] > keep and redis.call('ZCARD', K.pages_before) > keep then  -- SIZES: or more
     local lifetime = redis.call('PTTL', K.pages_before)
     redis.call('ZRANGESTORE', K.pages_before, K.pages_before, 0, keep - 1, 'REV')
     if lifetime > 0 then

@@ -70,7 +70,7 @@ end
 
 -- A past day only answers period totals: keep its top A.detail_kept_per_past_day names and fold the
 -- rest into '(other)' of their channel ('Other' for browsers and OS), so the day still sums to its
--- visits and a flooded day shrinks to a few KiB for its DETAIL_DAYS. Once a day, by the first visits
+-- visits and a flooded day shrinks to a few KiB for its DETAIL_DAYS. Once a day, by the first visit
 -- of the next one (a trimmed hash is at the limit, so later batches only read its size, SIZES).
 local function other_source(field)
   return string.match(field, '^[^|]*') .. '|(other)'
@@ -80,10 +80,11 @@ local function other_family(field)
 end
 
 local function fold(key, keep, other_of)
-  if SIZES[key] <= keep + 8 or trims_left == 0 then  -- room for the channels' '(other)' fields
-    return  -- or folded by a later batch: a call trims a few past days (A.past_day_trims_per_call)
+  -- Room for the channels' '(other)' fields. SIZES may be more than the hash holds (a late group of
+  -- that day in the same call): asked again before the costly part.
+  if SIZES[key] <= keep + 8 or redis.call('HLEN', key) <= keep + 8 then
+    return
   end
-  trims_left = trims_left - 1
   local flat = redis.call('HGETALL', key)
   local fields = {}
   for j = 1, #flat, 2 do
