@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -341,6 +342,8 @@ def test_revocation_is_seen_by_every_worker_at_once(redis_url, tmp_path):
             assert browser.get(f"{base}/dashboard", allow_redirects=False, timeout=10,
                                headers={"Connection": "close"}).status_code == 200
         assert requests.delete(f"{base}/api/v1/tokens/{made['id']}", headers=ADMIN, timeout=10).status_code == 204
+        if time.time() % 60 > 40:  # failures count per clock minute: the 20 tries below all in one
+            time.sleep(61 - time.time() % 60)
         for attempt in range(20):  # and the failed-attempt limit is shared by the workers: 10, then 429
             assert requests.get(f"{base}/api/v1/sites/site-a", headers=bearer(made["token"]),
                                 timeout=10).status_code == (401 if attempt < 10 else 429)
