@@ -76,9 +76,8 @@ class WritesMixin:
         """Count hits in one round trip, at most once per ``batch_id``; answer each one's outcome.
 
         The hits are grouped by site and local day (a batch may straddle midnight), each group under
-        its own marker, and counted by one script call (on Cluster one per group, all in one pipeline
-        all the same). Outcomes are those of record_hits.lua, or 'duplicate' for hits of a group
-        already written.
+        its own marker, and counted by one script call (on Cluster one per group, each its own round
+        trip). Outcomes are those of record_hits.lua, or 'duplicate' for hits of a group already written.
         """
         groups: dict[tuple[str, str, date], list[int]] = {}
         for index, hit in enumerate(hits):
@@ -92,9 +91,11 @@ class WritesMixin:
                   "detail_kept_per_past_day": keys.DETAIL_KEPT_PER_PAST_DAY,
                   "pages_kept_per_past_day": keys.PAGES_KEPT_PER_PAST_DAY}
         numbered = [(number, *group) for number, group in enumerate(groups.items())]
-        # One call for the whole batch; on Cluster one per group, each on its site's node.
-        calls = [self._script_call(batch_id, part, hits, shared)
-                 for part in ([[g] for g in numbered] if self.is_cluster else [numbered] if numbered else [])]
+        if self.is_cluster:  # one call per group, each on its site's node
+            parts = [[group] for group in numbered]
+        else:  # one call for the whole batch (none for a batch left with no hits)
+            parts = [numbered] if numbered else []
+        calls = [self._script_call(batch_id, part, hits, shared) for part in parts]
         confirm, master = self._replicas_to_confirm()
         try:
             with redis_errors("record", self.log_reply_error):
@@ -194,6 +195,7 @@ class WritesMixin:
         commands += extra
         if confirm and calls:
             # A write after the batch's, so that WAIT also covers a marker an earlier attempt wrote.
+            # Each group's marker leads its GROUP_KEYS names; the call's groups are counted in its ARGV.
             commands += [("PEXPIRE", marker, keys.BATCH_MARKER_SECONDS * 1000) for names, args in calls
                          for marker in names[:args[len(SCRIPT_ARGS)] * GROUP_KEYS:GROUP_KEYS]]
             commands.append(("WAIT", confirm, self.confirm_timeout_ms))

@@ -54,7 +54,7 @@ local function address_flooding(key)
   return state.now > address_cap
 end
 
--- One counted pageview of a page (whether the day has room for the page is decided after the loop).
+-- One counted pageview of a page (whether the day has room for the page: the pages writer, 40_pages).
 local function count_page(G, page, title, link)
   if page == '' then
     return
@@ -71,39 +71,6 @@ local function count_page(G, page, title, link)
   if link ~= '' then
     G.page_links[page] = link
   end
-end
-
--- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
--- the order first seen, pages the day has already counted stay, new ones while there is room.
--- Only a group that could reach the cap asks which of its pages the day has (most never do).
--- Run by the pages writer (40_pages), in phase 2: a group before this one in the call may have
--- written to the same day (one site in two zones while its time zone changes, or a past day
--- trimmed by the next day's group); SIZES is the day's size, or more.
-local function apply_page_cap(G)
-  local page_cap, pages_today = tonumber(A.pages_per_day), SIZES[G.K.pages]
-  if pages_today + #G.page_order <= page_cap then
-    return
-  end
-  pages_today = redis.call('ZCARD', G.K.pages)
-  SIZES[G.K.pages] = pages_today
-  local known = {}
-  for _, scores in ipairs(in_chunks('ZMSCORE', G.K.pages, nil, G.page_order)) do
-    for _, score in ipairs(scores) do
-      known[#known + 1] = score
-    end
-  end
-  local kept = {}
-  for j, page in ipairs(G.page_order) do
-    if known[j] or pages_today < page_cap then
-      if not known[j] then
-        pages_today = pages_today + 1
-      end
-      kept[#kept + 1] = page
-    else
-      G.over_cap = G.over_cap + G.page_views[page]
-    end
-  end
-  G.page_order = kept
 end
 
 -- One pageview of a visitor: slide the visit, cap a visitor refreshing too fast.

@@ -1,3 +1,36 @@
+-- Past PAGES_PER_DAY distinct pages a day, a page new to the day counts for the site only: in
+-- the order first seen, pages the day has already counted stay, new ones while there is room.
+-- Only a group that could reach the cap asks which of its pages the day has (most never do).
+-- Decided in phase 2, by the writer below: a group before this one in the call may have
+-- written to the same day (one site in two zones while its time zone changes, or a past day
+-- trimmed by the next day's group); SIZES is the day's size, or more.
+local function apply_page_cap(G)
+  local page_cap, pages_today = tonumber(A.pages_per_day), SIZES[G.K.pages]
+  if pages_today + #G.page_order <= page_cap then
+    return
+  end
+  pages_today = redis.call('ZCARD', G.K.pages)
+  SIZES[G.K.pages] = pages_today
+  local known = {}
+  for _, scores in ipairs(in_chunks('ZMSCORE', G.K.pages, nil, G.page_order)) do
+    for _, score in ipairs(scores) do
+      known[#known + 1] = score
+    end
+  end
+  local kept = {}
+  for j, page in ipairs(G.page_order) do
+    if known[j] or pages_today < page_cap then
+      if not known[j] then
+        pages_today = pages_today + 1
+      end
+      kept[#kept + 1] = page
+    else
+      G.over_cap = G.over_cap + G.page_views[page]
+    end
+  end
+  G.page_order = kept
+end
+
 -- Pages: the day's views and all time (the baseline is folded into all time), the titles and
 -- spellings (one HSET for all pages).
 WRITERS[#WRITERS + 1] = function(G)
